@@ -1,0 +1,47 @@
+# Greenwave: the two Quick-start commands and a few helpers.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SHARED ?= ../shared
+REF    := $(SHARED)/reference/sumo/scenarios
+
+.PHONY: demo test lint scenarios clean
+
+$(VENV)/.installed-dev: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+## demo: install and run the main job (currently: summary of the built-in arterial and a safety check)
+demo: $(VENV)/.installed
+	$(VENV)/bin/greenwave scenario show arterial
+	$(VENV)/bin/greenwave plan check arterial
+
+## test: install everything the tests need and run the whole suite, then ruff
+test: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+
+## scenarios: re-import data/scenarios/*.json from the SUMO reference files (needs ../shared)
+scenarios: $(VENV)/.installed
+	for x in x050 x080 x095 sat; do \
+	  $(VENV)/bin/greenwave scenario import $(REF)/isolated.net.xml --routes $(REF)/isolated_$$x.rou.xml \
+	    --name isolated_$$x -o data/scenarios/isolated_$$x.json; done
+	$(VENV)/bin/greenwave scenario import $(REF)/arterial.net.xml --routes $(REF)/arterial.rou.xml \
+	  --additional $(REF)/arterial_tls_greenwave.add.xml $(REF)/arterial_tls_zero.add.xml \
+	  --name arterial -o data/scenarios/arterial.json
+	$(VENV)/bin/greenwave scenario import $(REF)/grid.net.xml --routes $(REF)/grid.rou.xml \
+	  --name grid -o data/scenarios/grid.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,4 @@
+"""FastAPI control API and operator dashboard.
+
+Not built yet: see the API issue.
+"""

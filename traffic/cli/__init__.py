@@ -1,0 +1,1 @@
+"""The ``greenwave`` command line: parse, call the library, print."""

@@ -1,0 +1,53 @@
+"""Entry point of the ``greenwave`` console script.
+
+Every subcommand module exposes ``register(subparsers)``; user errors (``TrafficError``) end as
+one line on stderr with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from traffic.cli import plan_cmd, scenario_cmd
+from traffic.errors import PlanValidationError, TrafficError
+
+EXIT_USER_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (usage stays available through --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="greenwave", description="Greenwave: adaptive traffic signal control and simulation.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    scenario_cmd.register(sub)
+    plan_cmd.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PlanValidationError as exc:
+        print(f"greenwave: unsafe plan ({len(exc.issues)} problem{'s' if len(exc.issues) != 1 else ''}):",
+              file=sys.stderr)
+        for issue in exc.issues:
+            print(f"  - {issue}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except TrafficError as exc:
+        print(f"greenwave: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

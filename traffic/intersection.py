@@ -1,0 +1,167 @@
+"""Intersections: approaches, movements, lane groups and the conflict matrix.
+
+An ``Intersection`` is one signal controller. It usually sits on one node, but a SUMO
+traffic-light cluster may span several nodes, so it lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+from traffic.errors import ModelError
+
+
+class Turn(StrEnum):
+    """Direction of a movement, as SUMO's ``dir`` attribute (partial turns folded in)."""
+
+    THROUGH = "s"
+    LEFT = "l"
+    RIGHT = "r"
+    UTURN = "t"
+
+    @classmethod
+    def from_sumo(cls, direction: str) -> Turn:
+        folded = {"s": "s", "l": "l", "L": "l", "r": "r", "R": "r", "t": "t", "T": "t"}
+        try:
+            return cls(folded[direction])
+        except KeyError:
+            raise ModelError(f"unknown turn direction {direction!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """Traffic from one incoming link to one outgoing link through an intersection.
+
+    ``internal_length_m`` and ``internal_speed_m_s`` describe the path inside the junction
+    (SUMO's internal lanes): the distance driven between the two stop/exit lines and its speed limit.
+    """
+
+    id: str
+    node: str
+    from_link: str
+    to_link: str
+    turn: Turn
+    from_lanes: tuple[int, ...]
+    to_lanes: tuple[int, ...]
+    internal_length_m: float = 0.0
+    internal_speed_m_s: float = 13.89
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "turn", Turn(self.turn))
+        object.__setattr__(self, "from_lanes", tuple(self.from_lanes))
+        object.__setattr__(self, "to_lanes", tuple(self.to_lanes))
+        if not self.from_lanes:
+            raise ModelError(f"movement {self.id!r}: from_lanes must not be empty")
+        if self.internal_length_m < 0:
+            raise ModelError(f"movement {self.id!r}: internal_length_m (={self.internal_length_m}) must be >= 0")
+        if self.internal_speed_m_s <= 0:
+            raise ModelError(f"movement {self.id!r}: internal_speed_m_s (={self.internal_speed_m_s}) must be > 0")
+
+    @property
+    def internal_time_s(self) -> float:
+        return self.internal_length_m / self.internal_speed_m_s
+
+
+@dataclass(frozen=True, slots=True)
+class LaneGroup:
+    """Lanes of one approach that serve the same set of movements (HCM lane group)."""
+
+    id: str
+    approach: str
+    lanes: tuple[int, ...]
+    movements: tuple[str, ...]
+    saturation_flow_veh_h: float | None = None
+    """Per-lane saturation flow; ``None`` means the HCM default for its movements."""
+
+    @property
+    def num_lanes(self) -> int:
+        return len(self.lanes)
+
+
+@dataclass(frozen=True)
+class Intersection:
+    """A signalised intersection.
+
+    Attributes:
+        conflicts: unordered pairs of movement ids whose paths cross or merge.
+        yields: ordered pairs ``(a, b)``: when both are green, ``a`` gives way to ``b``.
+        signal_links: SUMO ``linkIndex`` order: the movement id controlled by each index of a
+            state string (``None`` for an index that controls nothing).
+    """
+
+    id: str
+    nodes: tuple[str, ...]
+    movements: Mapping[str, Movement]
+    lane_groups: tuple[LaneGroup, ...]
+    conflicts: frozenset[frozenset[str]] = frozenset()
+    yields: frozenset[tuple[str, str]] = frozenset()
+    signal_links: tuple[str | None, ...] = ()
+    _approaches: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "movements", MappingProxyType(dict(self.movements)))
+        if not self.movements:
+            raise ModelError(f"intersection {self.id!r}: has no movements")
+        known = set(self.movements)
+        for pair in self.conflicts:
+            if len(pair) != 2 or not pair <= known:
+                raise ModelError(f"intersection {self.id!r}: conflict {sorted(pair)} names unknown movements")
+        for a, b in self.yields:
+            if a not in known or b not in known:
+                raise ModelError(f"intersection {self.id!r}: yield ({a!r}, {b!r}) names unknown movements")
+        for index, mid in enumerate(self.signal_links):
+            if mid is not None and mid not in known:
+                raise ModelError(f"intersection {self.id!r}: signal link {index} names unknown movement {mid!r}")
+        for group in self.lane_groups:
+            unknown = set(group.movements) - known
+            if unknown:
+                raise ModelError(f"intersection {self.id!r}: lane group {group.id!r} names unknown {sorted(unknown)}")
+        approaches = dict.fromkeys(m.from_link for m in self.movements.values())
+        object.__setattr__(self, "_approaches", tuple(approaches))
+
+    @property
+    def approaches(self) -> tuple[str, ...]:
+        """Incoming link ids, in the order their movements are listed."""
+        return self._approaches
+
+    def movement(self, movement_id: str) -> Movement:
+        try:
+            return self.movements[movement_id]
+        except KeyError:
+            raise ModelError(f"intersection {self.id!r}: unknown movement {movement_id!r}") from None
+
+    def in_conflict(self, a: str, b: str) -> bool:
+        return frozenset((a, b)) in self.conflicts
+
+    def lane_group_of(self, movement_id: str) -> list[LaneGroup]:
+        return [g for g in self.lane_groups if movement_id in g.movements]
+
+    def signal_indices(self, movement_id: str) -> tuple[int, ...]:
+        return tuple(i for i, mid in enumerate(self.signal_links) if mid == movement_id)
+
+
+def build_lane_groups(movements: Iterable[Movement], lane_movements: Mapping[tuple[str, int], Iterable[str]]
+                      ) -> tuple[LaneGroup, ...]:
+    """Group the lanes of each approach that serve exactly the same movements.
+
+    Args:
+        movements: the intersection's movements (their ``from_link`` gives the approaches).
+        lane_movements: ``(link_id, lane_index) -> movement ids`` served by that lane.
+    """
+    groups: list[LaneGroup] = []
+    approaches = dict.fromkeys(m.from_link for m in movements)
+    for approach in approaches:
+        by_set: dict[tuple[str, ...], list[int]] = {}
+        lanes = sorted(idx for (link, idx) in lane_movements if link == approach)
+        for idx in lanes:
+            served = tuple(sorted(lane_movements[(approach, idx)]))
+            if served:
+                by_set.setdefault(served, []).append(idx)
+        for served, idxs in by_set.items():
+            lane_part = "".join(str(i) for i in idxs)
+            groups.append(LaneGroup(id=f"{approach}#{lane_part}", approach=approach,
+                                    lanes=tuple(idxs), movements=served))
+    return tuple(groups)

@@ -1,0 +1,190 @@
+"""Read a SUMO ``.net.xml`` (via sumolib) into Greenwave's network, intersections and programs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from traffic.errors import ModelError, SumoFormatError
+from traffic.intersection import Intersection, Movement, Turn
+from traffic.network import Lane, Link, Network, Node, NodeKind
+from traffic.scenario_io import make_intersection
+from traffic.sumo.tls import SumoPhase, SumoProgram
+
+
+@dataclass(frozen=True)
+class SumoNet:
+    """What a ``.net.xml`` holds, in Greenwave's terms."""
+
+    network: Network
+    intersections: dict[str, Intersection]
+    programs: dict[str, list[SumoProgram]]
+
+
+def read_sumo_net(path: str | Path) -> SumoNet:
+    """Import nodes, links with their lanes, movements (with internal-lane lengths), and every
+    traffic light with its conflict matrix and programs. Raises ``SumoFormatError``."""
+    import sumolib  # imported here: only SUMO import needs it
+
+    p = Path(path)
+    if not p.is_file():
+        raise SumoFormatError(f"SUMO net {str(p)!r} does not exist")
+    try:
+        net = sumolib.net.readNet(str(p), withInternal=True, withPrograms=True)
+    except Exception as exc:  # sumolib raises whatever its XML parser raises
+        raise SumoFormatError(f"cannot read SUMO net {str(p)!r}: {type(exc).__name__}: {exc}".splitlines()[0]) \
+            from None
+    if not net.getEdges(withInternal=False):
+        raise SumoFormatError(f"SUMO net {str(p)!r} has no edges")
+    try:
+        return _convert(net)
+    except ModelError as exc:
+        raise SumoFormatError(f"SUMO net {str(p)!r}: {exc}") from None
+
+
+def _convert(net: Any) -> SumoNet:
+    edges = [e for e in net.getEdges(withInternal=False) if e.getFunction() in ("", "normal")]
+    edge_ids = {e.getID() for e in edges}
+    conns = _connections(edges, edge_ids)
+    tls_of = {}  # (from, to, from_lane) -> (tls id, link index)
+    for c in conns:
+        if c.getTLSID():
+            tls_of[id(c)] = (c.getTLSID(), c.getTLLinkIndex())
+    programs = _programs(net)
+    signature = {id(c): _signature(c, programs) for c in conns}
+    groups: dict[tuple[str, str, tuple[str, ...]], list[Any]] = defaultdict(list)
+    for c in conns:
+        groups[(c.getFrom().getID(), c.getTo().getID(), signature[id(c)])].append(c)
+    pair_count: dict[tuple[str, str], int] = defaultdict(int)
+    for f, t, _ in groups:
+        pair_count[(f, t)] += 1
+    movements: list[Movement] = []
+    movement_of: dict[int, str] = {}
+    for (f, t, _), cs in groups.items():
+        lanes = sorted({c.getFromLane().getIndex() for c in cs})
+        mid = f"{f}>{t}" if pair_count[(f, t)] == 1 else f"{f}>{t}#{''.join(map(str, lanes))}"
+        movements.append(_movement(net, mid, cs, lanes))
+        for c in cs:
+            movement_of[id(c)] = mid
+    lane_use: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for c in conns:
+        key = (c.getFrom().getID(), c.getFromLane().getIndex())
+        if movement_of[id(c)] not in lane_use[key]:
+            lane_use[key].append(movement_of[id(c)])
+    nodes = [_node(n) for n in net.getNodes()]
+    links = [Link(id=e.getID(), from_node=e.getFromNode().getID(), to_node=e.getToNode().getID(),
+                  name=e.getName() or "",
+                  lanes=tuple(Lane(ln.getIndex(), ln.getLength(), ln.getSpeed(),
+                                   tuple(lane_use.get((e.getID(), ln.getIndex()), ())))
+                              for ln in e.getLanes()))
+             for e in edges]
+    network = Network.build(nodes, links, movements)
+    intersections = {tls_id: _intersection(net, network, tls_id, conns, movement_of)
+                     for tls_id in sorted({v[0] for v in tls_of.values()})}
+    return SumoNet(network, intersections, {k: v for k, v in programs.items() if k in intersections})
+
+
+def _connections(edges: list[Any], edge_ids: set[str]) -> list[Any]:
+    out = []
+    for e in edges:
+        for targets in e.getOutgoing().values():
+            for c in targets:
+                if c.getTo().getID() in edge_ids:
+                    out.append(c)
+    return out
+
+
+def _programs(net: Any) -> dict[str, list[SumoProgram]]:
+    out: dict[str, list[SumoProgram]] = {}
+    for tls in net.getTrafficLights():
+        progs = []
+        for pid, prog in tls.getPrograms().items():
+            phases = tuple(SumoPhase(float(ph.duration), ph.state, ph.name or "") for ph in prog.getPhases())
+            progs.append(SumoProgram(tls.getID(), pid, float(prog._offset), phases, prog._type))
+        out[tls.getID()] = progs
+    return out
+
+
+def _signature(c: Any, programs: dict[str, list[SumoProgram]]) -> tuple[str, ...]:
+    """The connection's signal characters over every program phase: lanes of one from->to pair
+    that differ here must be separate movements."""
+    tls = c.getTLSID()
+    if not tls:
+        return ()
+    idx = c.getTLLinkIndex()
+    return tuple(ph.state[idx] if idx < len(ph.state) else "?" for prog in programs.get(tls, [])
+                 for ph in prog.phases)
+
+
+def _node(n: Any) -> Node:
+    kind = n.getType()
+    if kind.startswith("traffic_light"):
+        k = NodeKind.SIGNAL
+    elif kind == "dead_end" or not n.getIncoming() or not n.getOutgoing():
+        k = NodeKind.BOUNDARY
+    else:
+        k = NodeKind.PRIORITY
+    x, y = n.getCoord()[:2]
+    return Node(n.getID(), k, float(x), float(y))
+
+
+def _movement(net: Any, mid: str, cs: list[Any], lanes: list[int]) -> Movement:
+    lengths, times = [], []
+    for c in cs:
+        length, time = _internal_path(net, c)
+        lengths.append(length)
+        times.append(time)
+    length = sum(lengths) / len(lengths)
+    time = sum(times) / len(times)
+    first = cs[0]
+    return Movement(id=mid, node=first.getFrom().getToNode().getID(), from_link=first.getFrom().getID(),
+                    to_link=first.getTo().getID(), turn=Turn.from_sumo(first.getDirection()),
+                    from_lanes=tuple(lanes), to_lanes=tuple(sorted({c.getToLane().getIndex() for c in cs})),
+                    internal_length_m=round(length, 3),
+                    internal_speed_m_s=round(length / time, 3) if time > 0 else first.getTo().getSpeed())
+
+
+def _internal_path(net: Any, c: Any) -> tuple[float, float]:
+    """Length and free-flow time of the chain of internal lanes a connection drives through."""
+    length = time = 0.0
+    via = c.getViaLaneID()
+    seen = set()
+    while via and via not in seen:
+        seen.add(via)
+        lane = net.getLane(via)
+        length += lane.getLength()
+        time += lane.getLength() / lane.getSpeed()
+        nxt = [o for o in lane.getOutgoing() if o.getTo().getID() == c.getTo().getID()]
+        via = nxt[0].getViaLaneID() if nxt else ""
+    return length, time
+
+
+def _intersection(net: Any, network: Network, tls_id: str, conns: list[Any],
+                  movement_of: dict[int, str]) -> Intersection:
+    mine = [c for c in conns if c.getTLSID() == tls_id]
+    size = max(c.getTLLinkIndex() for c in mine) + 1
+    signal_links: list[str | None] = [None] * size
+    for c in mine:
+        if signal_links[c.getTLLinkIndex()] is None:
+            signal_links[c.getTLLinkIndex()] = movement_of[id(c)]
+    nodes = tuple(sorted({c.getFrom().getToNode().getID() for c in mine}))
+    conflicts: set[frozenset[str]] = set()
+    yields: set[tuple[str, str]] = set()
+    for node_id in nodes:
+        node = net.getNode(node_id)
+        at_node = [c for c in conns if c.getFrom().getToNode().getID() == node_id]
+        index = {id(c): node.getLinkIndex(c) for c in at_node}
+        for a in at_node:
+            for b in at_node:
+                ma, mb = movement_of[id(a)], movement_of[id(b)]
+                ia, ib = index[id(a)], index[id(b)]
+                if ma == mb or ia < 0 or ib < 0 or ia not in node._foes or ib not in node._foes:
+                    continue
+                if node.areFoes(ia, ib):
+                    conflicts.add(frozenset((ma, mb)))
+                if node.forbids(b, a):
+                    yields.add((ma, mb))
+    return make_intersection(network, tls_id, nodes, conflicts=frozenset(conflicts), yields=frozenset(yields),
+                             signal_links=tuple(signal_links))
