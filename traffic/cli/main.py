@@ -11,8 +11,18 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from traffic.cli import plan_cmd, scenario_cmd
+import importlib
+
 from traffic.errors import PlanValidationError, TrafficError
+
+# Subcommand modules, each with ``register(subparsers)``. Modules outside ``traffic`` (simulation,
+# signal_control, detection, api) are listed by name and imported when the parser is built, so
+# ``traffic`` has no import-time dependency on them; each module keeps its heavy imports inside
+# its command functions so ``greenwave --help`` stays fast.
+COMMAND_MODULES = [
+    "traffic.cli.scenario_cmd",
+    "traffic.cli.plan_cmd",
+]
 
 EXIT_USER_ERROR = 2
 
@@ -28,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="greenwave", description="Greenwave: adaptive traffic signal control and simulation.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    scenario_cmd.register(sub)
-    plan_cmd.register(sub)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 
