@@ -7,11 +7,10 @@ one line on stderr with exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
-
-import importlib
 
 from traffic.errors import PlanValidationError, TrafficError
 
