@@ -39,6 +39,9 @@ scenarios: $(VENV)/.installed
 	    --name isolated_$$x -o data/scenarios/isolated_$$x.json; done
 	$(VENV)/bin/greenwave scenario import $(REF)/arterial.net.xml --routes $(REF)/arterial.rou.xml \
 	  --additional $(REF)/arterial_tls_greenwave.add.xml $(REF)/arterial_tls_zero.add.xml \
+	  --route-group EB_through=EB_through --route-group WB_through=WB_through \
+	  --route-group 'EB_turning=EB_to_*' --route-group 'WB_turning=WB_to_*' \
+	  --route-group 'side_origin=N*_to_*,S*_to_*' \
 	  --name arterial -o data/scenarios/arterial.json
 	$(VENV)/bin/greenwave scenario import $(REF)/grid.net.xml --routes $(REF)/grid.rou.xml \
 	  --name grid -o data/scenarios/grid.json

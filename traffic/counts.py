@@ -6,9 +6,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from types import MappingProxyType
 
 from traffic.errors import ModelError
+from traffic.frozen import FrozenMap
 from traffic.vehicles import DEFAULT_PCU
 
 
@@ -52,10 +52,10 @@ class IntervalCounts:
             for cls, n in by_class.items():
                 if n < 0:
                     raise ModelError(f"counts from {self.source!r}: {key}/{cls} (={n}) must be >= 0")
-            frozen[key] = MappingProxyType(dict(by_class))
-        object.__setattr__(self, "counts", MappingProxyType(frozen))
-        object.__setattr__(self, "queues_veh", MappingProxyType(dict(self.queues_veh)))
-        object.__setattr__(self, "pcu", MappingProxyType(dict(self.pcu)))
+            frozen[key] = FrozenMap(dict(by_class))
+        object.__setattr__(self, "counts", FrozenMap(frozen))
+        object.__setattr__(self, "queues_veh", FrozenMap(dict(self.queues_veh)))
+        object.__setattr__(self, "pcu", FrozenMap(dict(self.pcu)))
         object.__setattr__(self, "health", Health(self.health))
 
     @property

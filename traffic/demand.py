@@ -11,12 +11,12 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from types import MappingProxyType
 
 import numpy as np
 from numpy.typing import NDArray
 
 from traffic.errors import ModelError
+from traffic.frozen import FrozenMap
 from traffic.vehicles import DEFAULT_VEHICLE_TYPE, VehicleType
 
 
@@ -147,8 +147,8 @@ class Demand:
 
     def __post_init__(self) -> None:
         types = dict(self.vehicle_types) or {DEFAULT_VEHICLE_TYPE.id: DEFAULT_VEHICLE_TYPE}
-        object.__setattr__(self, "vehicle_types", MappingProxyType(types))
-        object.__setattr__(self, "routes", MappingProxyType(dict(self.routes)))
+        object.__setattr__(self, "vehicle_types", FrozenMap(types))
+        object.__setattr__(self, "routes", FrozenMap(dict(self.routes)))
         object.__setattr__(self, "flows", tuple(self.flows))
         object.__setattr__(self, "trips", tuple(self.trips))
         seen: set[str] = set()

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from types import MappingProxyType
 
 from traffic.errors import ModelError
+from traffic.frozen import FrozenMap
 
 
 class Turn(StrEnum):
@@ -102,7 +102,7 @@ class Intersection:
     _approaches: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "movements", MappingProxyType(dict(self.movements)))
+        object.__setattr__(self, "movements", FrozenMap(dict(self.movements)))
         if not self.movements:
             raise ModelError(f"intersection {self.id!r}: has no movements")
         known = set(self.movements)

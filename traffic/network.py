@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from types import MappingProxyType
 
 import networkx as nx
 
 from traffic.errors import ModelError
+from traffic.frozen import FrozenMap
 from traffic.intersection import Movement
 
 JAM_SPACING_M = 7.5
@@ -122,9 +122,9 @@ class Network:
     graph: nx.MultiDiGraph = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "nodes", MappingProxyType(dict(self.nodes)))
-        object.__setattr__(self, "links", MappingProxyType(dict(self.links)))
-        object.__setattr__(self, "movements", MappingProxyType(dict(self.movements)))
+        object.__setattr__(self, "nodes", FrozenMap(dict(self.nodes)))
+        object.__setattr__(self, "links", FrozenMap(dict(self.links)))
+        object.__setattr__(self, "movements", FrozenMap(dict(self.movements)))
         graph = nx.MultiDiGraph()
         for node in self.nodes.values():
             graph.add_node(node.id, kind=node.kind.value, x_m=node.x_m, y_m=node.y_m)

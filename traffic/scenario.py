@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 
 from traffic.demand import Demand, Flow, Trip
 from traffic.errors import ModelError, PlanValidationError
+from traffic.frozen import FrozenMap
 from traffic.intersection import Intersection
 from traffic.network import Network
 from traffic.plan_validation import DEFAULT_RULES, ValidationRules, validate_plan
@@ -37,11 +37,11 @@ class Scenario:
     description: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "intersections", MappingProxyType(dict(self.intersections)))
-        object.__setattr__(self, "plans", MappingProxyType({k: MappingProxyType(dict(v))
+        object.__setattr__(self, "intersections", FrozenMap(dict(self.intersections)))
+        object.__setattr__(self, "plans", FrozenMap({k: FrozenMap(dict(v))
                                                             for k, v in self.plans.items()}))
-        object.__setattr__(self, "active_plans", MappingProxyType(dict(self.active_plans)))
-        object.__setattr__(self, "route_groups", MappingProxyType({k: tuple(v) for k, v in self.route_groups.items()}))
+        object.__setattr__(self, "active_plans", FrozenMap(dict(self.active_plans)))
+        object.__setattr__(self, "route_groups", FrozenMap({k: tuple(v) for k, v in self.route_groups.items()}))
         if self.end_s <= self.begin_s:
             raise ModelError(f"scenario {self.name!r}: end_s (={self.end_s}) must be after begin_s (={self.begin_s})")
         self._check_intersections()

@@ -21,9 +21,14 @@ CASES = {
 }
 
 
+ARTERIAL_GROUPS = {"EB_through": ["EB_through"], "WB_through": ["WB_through"], "EB_turning": ["EB_to_*"],
+                   "WB_turning": ["WB_to_*"], "side_origin": ["N*_to_*", "S*_to_*"]}
+
+
 def _import(ref, case):
     net, routes, adds = CASES[case]
-    return import_sumo(ref / net, [ref / r for r in routes], [ref / a for a in adds], name=case)
+    groups = ARTERIAL_GROUPS if case == "arterial" else None
+    return import_sumo(ref / net, [ref / r for r in routes], [ref / a for a in adds], name=case, route_groups=groups)
 
 
 def _program_table(path):

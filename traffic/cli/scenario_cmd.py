@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from traffic.errors import ScenarioError
 from traffic.scenario_io import builtin_scenarios, load_scenario, save_scenario, scenario_to_model
 from traffic.summary import describe_scenario
 
@@ -27,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--name", default=None, help="scenario name (default: the net file's name)")
     imp.add_argument("--begin-s", type=float, default=None, help="start of the simulated window (default: demand)")
     imp.add_argument("--end-s", type=float, default=None, help="end of the simulated window (default: demand)")
+    imp.add_argument("--route-group", action="append", default=None, metavar="NAME=PATTERN[,PATTERN...]",
+                     help="a named group of routes for reporting (shell wildcards over route ids, e.g. "
+                          "'EB_turning=EB_to_*'); repeatable. Default: one group per named route")
     imp.set_defaults(func=_import)
 
     show = s.add_parser("show", help="print a readable summary of a scenario",
@@ -43,8 +47,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _import(args: argparse.Namespace) -> int:
     from traffic.sumo import import_sumo
 
+    groups = None
+    if args.route_group:
+        groups = {}
+        for spec in args.route_group:
+            name, sep, pats = spec.partition("=")
+            if not sep or not name or not pats:
+                raise ScenarioError(f"--route-group {spec!r}: expected NAME=PATTERN[,PATTERN...]")
+            groups[name] = tuple(p for p in pats.split(",") if p)
     scenario = import_sumo(args.net, args.routes, args.additional, name=args.name,
-                           begin_s=args.begin_s, end_s=args.end_s)
+                           begin_s=args.begin_s, end_s=args.end_s, route_groups=groups)
     save_scenario(scenario, args.output)
     print(f"wrote {args.output}: {len(scenario.intersections)} signals, {len(scenario.network.links)} links, "
           f"{len(scenario.demand.flows)} flows, {len(scenario.demand.trips)} trips")

@@ -1,0 +1,348 @@
+"""The simulation run: builds the network state from a scenario and drives it with SimPy."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import simpy
+
+from simulation.detectors import DetectorBank
+from simulation.lanes import JunctionSlot, LaneServer
+from simulation.model import LinkState, MoveState, Vehicle, VehicleLog
+from simulation.params import DEFAULT_PARAMS, SimParams
+from simulation.signals import SignalTimer
+from traffic.counts import IntervalCounts
+from traffic.errors import ModelError
+from traffic.network import JAM_SPACING_M, NodeKind
+from traffic.plan_validation import check_plan
+from traffic.scenario import Scenario
+from traffic.signal_plan import SignalPlan
+
+PlanDecider = Callable[[float, Mapping[str, IntervalCounts]], Mapping[str, SignalPlan] | None]
+"""A controller hook: called at every detector interval with the counts of each intersection; it
+returns the plans to switch to (by intersection id), or ``None``."""
+
+
+class Simulation:
+    """One seeded run of a scenario. Build it, then call ``run()`` once."""
+
+    def __init__(self, scenario: Scenario, seed: int = 1, params: SimParams = DEFAULT_PARAMS, *,
+                 duration_s: float | None = None, detector_interval_s: float | None = None,
+                 controller: PlanDecider | None = None, record_departures: bool = False) -> None:
+        self.scenario = scenario
+        self.departures: list[tuple[float, str, int]] | None = [] if record_departures else None
+        self.seed = seed
+        self.params = params
+        self.env = simpy.Environment(initial_time=scenario.begin_s)
+        self.rng = np.random.default_rng(seed)
+        self.log = VehicleLog()
+        self.controller = controller
+        self.plan_changes: list[tuple[float, str, str]] = []
+        self.teleports = 0
+        self.inserted = 0
+        self.finished = 0
+        self.total = 0
+        self._group_stats: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])  # n, delay, pcu
+        self.horizon_s = (scenario.begin_s + duration_s) if duration_s is not None \
+            else scenario.end_s + params.max_extra_s
+        self._build_network()
+        self._build_demand()
+        self.detectors = DetectorBank(self, detector_interval_s) if detector_interval_s else None
+
+    # --- construction ------------------------------------------------------------------------
+
+    def _build_network(self) -> None:
+        sc, p = self.scenario, self.params
+        net = sc.network
+        self.links: dict[str, LinkState] = {}
+        for i, link in enumerate(net.links.values()):
+            cap = sum(max(1, int(lane.length_m // JAM_SPACING_M)) for lane in link.lanes)
+            exits_to_boundary = net.nodes[link.to_node].kind is NodeKind.BOUNDARY
+            self.links[link.id] = LinkState(i, link.id, link.length_m, link.speed_m_s,
+                                            10**9 if exits_to_boundary else cap)
+        self.timers: dict[str, SignalTimer] = {iid: SignalTimer(sc.active_plan(iid), p.yellow_go_s)
+                                               for iid in sc.intersections}
+        node_timer = {node: self.timers[iid] for iid, inter in sc.intersections.items() for node in inter.nodes}
+        headway = {"s": p.headway_through_s, "r": p.headway_right_s, "l": p.headway_left_s, "t": p.headway_left_s}
+        self.moves: dict[str, MoveState] = {}
+        for m in net.movements.values():
+            self.moves[m.id] = MoveState(m.id, self.links[m.from_link], self.links[m.to_link], m.turn.value,
+                                         headway[m.turn.value], m.internal_length_m, m.internal_speed_m_s,
+                                         node_timer.get(m.node))
+        self.lanes_of_intersection: dict[str, list[LaneServer]] = defaultdict(list)
+        node_inter = {node: iid for iid, inter in sc.intersections.items() for node in inter.nodes}
+        for link in net.links.values():
+            state = self.links[link.id]
+            for lane in link.lanes:
+                if not lane.movements:
+                    continue
+                server = LaneServer(self, state, lane.index)
+                state.lanes.append(server)
+                for mid in lane.movements:
+                    self.moves[mid].lanes.append(server)
+                iid = node_inter.get(link.to_node)
+                if iid is not None:
+                    self.lanes_of_intersection[iid].append(server)
+        for iid, inter in sc.intersections.items():
+            for g in inter.lane_groups:
+                for mid in g.movements:
+                    for lane in g.lanes:
+                        self.moves[mid].lane_group[lane] = f"{iid}/{g.id}"
+            for a, b in inter.yields:
+                self.moves[a].priority.append(self.moves[b])
+        if p.junction_storage_veh > 0:
+            for mv in self.moves.values():
+                if mv.priority:
+                    mv.slot = JunctionSlot(self, mv, p.junction_storage_veh)
+
+    def _build_demand(self) -> None:
+        sc, p, rng = self.scenario, self.params, self.rng
+        d = sc.demand
+        route_index: dict[tuple[str, ...], int] = {}
+        self.route_moves: list[tuple[MoveState, ...]] = []
+        self.route_names: list[str | None] = []
+        self.flow_names: list[str] = []
+        pending: dict[str, list[tuple[float, int, int, str]]] = defaultdict(list)
+        for fi, item in enumerate((*d.flows, *d.trips)):
+            self.flow_names.append(item.id)
+            links = sc.route_links(item)
+            if links not in route_index:
+                route_index[links] = len(self.route_moves)
+                self.route_moves.append(tuple(self.moves[sc.network.movement_between(a, b).id]
+                                              for a, b in zip(links, links[1:], strict=False)))
+                self.route_names.append(item.route)
+            ri = route_index[links]
+            if hasattr(item, "slices"):
+                times = item.arrival_times_s(rng)
+            else:
+                times = np.array([item.depart_s])
+            times = times[(times >= sc.begin_s) & (times < sc.end_s)]
+            for t in times:
+                pending[links[0]].append((float(t), fi, ri, item.vehicle_type))
+        self.total = sum(len(v) for v in pending.values())
+        self._entry_queues = []
+        vid = 0
+        for link_id, items in pending.items():
+            items.sort()
+            n = len(items)
+            sf = rng.normal(0.0, 1.0, n)  # standard normal, scaled per vehicle type below
+            z = np.clip(rng.normal(0.0, 1.0, n), -2.5, 2.5)
+            vehicles = []
+            for k, (t, fi, ri, tid) in enumerate(items):
+                vt = d.vehicle_types[tid]
+                factor = vt.speed_factor * (1.0 + vt.speed_dev * sf[k])
+                factor = min(max(factor, 0.8 * vt.speed_factor), 1.2 * vt.speed_factor)
+                v = Vehicle(vid, fi, ri, self.route_moves[ri], factor, vt.max_speed_m_s, vt.vehicle_class, vt.pcu, t)
+                v.headway_z = float(z[k])
+                vehicles.append(v)
+                vid += 1
+            self._entry_queues.append(self.env.process(self._insert(self.links[link_id], vehicles)))
+
+    # --- vehicle movement ----------------------------------------------------------------------
+
+    def _insert(self, link: LinkState, vehicles: list[Vehicle]):
+        env = self.env
+        for v in vehicles:
+            t = math.ceil(v.depart_sched_s)  # SUMO inserts at the next whole step
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            while link.occupancy >= link.capacity:
+                ev = env.event()
+                link.space_waiters.append(ev)
+                yield ev
+            v.depart_s = env.now
+            self.inserted += 1
+            link.occupancy += 1
+            self.enter_link(v, link, env.now)
+
+    def headway(self, v: Vehicle, mv: MoveState) -> float:
+        return max(1.0, mv.headway_s + self.params.headway_sd_s * v.headway_z)
+
+    def enter_link(self, v: Vehicle, link: LinkState, t: float) -> None:
+        vmax = min(link.speed_m_s * v.sf, v.max_speed_m_s)
+        ff = link.length_m / (vmax * self.params.dawdle)
+        v.ideal_s += link.length_m / vmax
+        if v.leg >= len(v.moves):
+            arrive = t + ff
+            ev = self.env.timeout(arrive - self.env.now)
+            ev.callbacks.append(lambda _e, v=v, link=link: self._finish(v, link))
+            return
+        mv = v.moves[v.leg]
+        lanes = mv.lanes
+        lane = lanes[0]
+        if len(lanes) > 1:
+            best = len(lane.queue)
+            for cand in lanes[1:]:
+                if len(cand.queue) < best:
+                    lane, best = cand, len(cand.queue)
+        a = t + ff
+        if a < lane.last_arrival_s + self.params.min_gap_s:
+            a = lane.last_arrival_s + self.params.min_gap_s
+        lane.last_arrival_s = a
+        v.stop_arrival_s = a
+        v.seg_entry_s = t
+        v.seg_ff_s = ff + self._internal_time(v, mv, stopped=False)
+        lane.append(v)
+
+    def _internal_time(self, v: Vehicle, mv: MoveState, stopped: bool, k: int = 0) -> float:
+        p = self.params
+        v_in = min(mv.from_link.speed_m_s * v.sf, v.max_speed_m_s)
+        v_t = min(mv.internal_speed_m_s * v.sf, v_in)
+        v_out = min(mv.to_link.speed_m_s * v.sf, v.max_speed_m_s)
+        t = mv.internal_length_m / (v_t * p.dawdle) if mv.internal_length_m > 0 else 0.0
+        if stopped:
+            v_c = min(v_t, math.sqrt(2.0 * p.accel_m_s2 * JAM_SPACING_M * k))
+            return t + (v_out - v_c) ** 2 / (2.0 * p.accel_m_s2 * v_out)
+        if v_t < v_in:
+            t += (v_in - v_t) ** 2 / (2.0 * p.turn_decel_m_s2 * v_in)
+        if v_t < v_out:
+            t += (v_out - v_t) ** 2 / (2.0 * p.accel_m_s2 * v_out)
+        return t
+
+    def leave_lane(self, lane: LaneServer, v: Vehicle, mv: MoveState, now: float, into_slot: bool) -> None:
+        """The head vehicle crosses the stop line (into the junction, or into its waiting slot)."""
+        p = self.params
+        delay = now - v.stop_arrival_s
+        if delay > p.stop_threshold_s:
+            v.stops += 1
+            v.wait_s += max(0.0, delay - p.stop_go_loss_s)
+            gap = now - lane.last_dep_s
+            lane.run_k = lane.run_k + 1 if gap < 2.5 * mv.headway_s and lane.run_k >= 0 else 0
+            v.queue_pos = -1 - lane.run_k
+        else:
+            lane.run_k = -1
+            v.queue_pos = 0
+        lane.last_dep_s = now
+        lane.last_dep_move = mv
+        if self.departures is not None:
+            self.departures.append((now, lane.link.id, lane.index))
+        group = mv.lane_group.get(lane.index)
+        if group is not None:
+            stats = self._group_stats[group]
+            stats[0] += 1
+            stats[2] += v.pcu
+        if into_slot:
+            v.stop_arrival_s = now  # waiting inside the junction starts now (teleport clock, slot delay)
+        self._free(mv.from_link)
+        if self.detectors is not None:
+            self.detectors.count(mv, v, lane)
+        v.group = group
+
+    def cross(self, v: Vehicle, mv: MoveState, now: float) -> None:
+        """The vehicle drives through the junction onto its next link."""
+        stopped = v.queue_pos < 0
+        t_int = self._internal_time(v, mv, stopped, -1 - v.queue_pos if stopped else 0)
+        vmax = min(mv.internal_speed_m_s * v.sf, min(mv.from_link.speed_m_s * v.sf, v.max_speed_m_s))
+        v.ideal_s += mv.internal_length_m / vmax if mv.internal_length_m > 0 else 0.0
+        group, v.group = v.group, None
+        if group is not None:
+            self._group_stats[group][1] += (now + t_int - v.seg_entry_s) - v.seg_ff_s
+        v.leg += 1
+        target = mv.to_link
+        target.occupancy += 1
+        self.enter_link(v, target, now + t_int)
+
+    def _free(self, link: LinkState) -> None:
+        link.occupancy -= 1
+        if link.space_waiters and link.occupancy < link.capacity:
+            ev = link.space_waiters.pop(0)
+            ev.succeed()
+
+    def wait_for_space(self, link: LinkState, v: Vehicle):
+        ev = self.env.event()
+        link.space_waiters.append(ev)
+        if self.params.teleport_s > 0:
+            left = v.stop_arrival_s + self.params.teleport_s - self.env.now
+            yield ev | self.env.timeout(max(left, 0.0))
+            if not ev.triggered:
+                link.space_waiters.remove(ev)
+        else:
+            yield ev
+
+    def teleport_due(self, v: Vehicle, now: float) -> bool:
+        if self.params.teleport_s > 0 and now - v.stop_arrival_s >= self.params.teleport_s:
+            self.teleports += 1
+            return True
+        return False
+
+    def blocked_until(self, mv: MoveState, now: float) -> float:
+        """When a yielding movement may go next, given its priority streams (``now`` if free)."""
+        p = self.params
+        until = now
+        for pm in mv.priority:
+            timer = pm.timer
+            if timer is not None and timer.next_go(pm.id, now)[0] > now:
+                continue  # the priority stream is stopped
+            for lane in pm.lanes:
+                if lane.last_dep_move is pm and lane.last_dep_s + p.follow_up_s > until:
+                    until = lane.last_dep_s + p.follow_up_s
+                if lane.queue:
+                    head = lane.queue[0]
+                    if head.moves[head.leg] is pm and head.stop_arrival_s < now + p.critical_gap_s:
+                        t_head = max(head.stop_arrival_s, lane.last_dep_s + pm.headway_s, now + 0.5)
+                        if t_head + p.follow_up_s > until:
+                            until = t_head + p.follow_up_s
+        return until
+
+    def _finish(self, v: Vehicle, link: LinkState) -> None:
+        now = self.env.now
+        self._free(link)
+        log = self.log
+        travel = now - v.depart_s
+        log.flow.append(v.flow)
+        log.route.append(v.route)
+        log.arrival_s.append(now)
+        log.travel_time_s.append(travel)
+        log.time_loss_s.append(travel - v.ideal_s)
+        log.waiting_s.append(v.wait_s)
+        log.stops.append(v.stops)
+        log.depart_delay_s.append(v.depart_s - v.depart_sched_s)
+        self.finished += 1
+        if self.finished == self.total and not self._done.triggered:
+            self._done.succeed()
+
+    # --- control -------------------------------------------------------------------------------
+
+    def request_plan(self, intersection: str, plan: SignalPlan) -> float:
+        """Switch an intersection to ``plan`` at the end of its current cycle (after validation)."""
+        inter = self.scenario.intersections.get(intersection)
+        if inter is None:
+            raise ModelError(f"unknown intersection {intersection!r}")
+        check_plan(plan, inter)
+        timer = self.timers[intersection]
+        switch_at = timer.request(plan, self.env.now)
+        ev = self.env.timeout(switch_at - self.env.now)
+        ev.callbacks.append(lambda _e: self._commit(intersection, plan, switch_at))
+        return switch_at
+
+    def _commit(self, intersection: str, plan: SignalPlan, switch_at: float) -> None:
+        timer = self.timers[intersection]
+        if timer.pending_plan is not plan or timer.switch_at_s != switch_at:
+            return  # replaced by a later request
+        timer.commit()
+        self.plan_changes.append((self.env.now, intersection, plan.name))
+        for lane in self.lanes_of_intersection[intersection]:
+            if lane.sleeping_until > self.env.now and lane.proc.is_alive and lane.proc.target is not None:
+                lane.proc.interrupt("plan change")
+
+    # --- running -------------------------------------------------------------------------------
+
+    def run(self) -> Simulation:
+        env = self.env
+        self._done = env.event()
+        if self.total == 0:
+            self._done.succeed()
+        stop = env.timeout(self.horizon_s - env.now)
+        env.run(until=self._done | stop)
+        self.end_s = env.now
+        return self
+
+    def in_network(self) -> int:
+        return self.inserted - self.finished
+
+    def group_stats(self) -> dict[str, tuple[int, float, float]]:
+        """Lane group -> (vehicles discharged, summed control delay s, summed PCU)."""
+        return {k: (int(v[0]), v[1], v[2]) for k, v in self._group_stats.items()}

@@ -1,0 +1,162 @@
+"""Stop-line servers: one long-lived SimPy process per approach lane.
+
+A lane holds its vehicles in arrival order (no overtaking within a lane). Its head vehicle
+crosses the stop line at the earliest time that satisfies all of: it has arrived, the saturation
+headway since the previous crossing has passed, its movement has green (plus the start-up time
+when the queue stood at red), a yielding movement has an acceptable gap, and the downstream link
+has room (otherwise the queue spills back). Yielding turners may wait inside the junction
+(``JunctionSlot``) so they do not block the lane behind them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import TYPE_CHECKING
+
+import simpy
+
+from simulation.model import LinkState, MoveState, Vehicle
+
+if TYPE_CHECKING:
+    from simulation.engine import Simulation
+
+
+class LaneServer:
+    __slots__ = ("counts", "group", "idle", "index", "last_arrival_s", "last_dep_move", "last_dep_s", "link",
+                 "proc", "queue", "run_k", "sim", "sleeping_until")
+
+    def __init__(self, sim: Simulation, link: LinkState, index: int) -> None:
+        self.sim = sim
+        self.link = link
+        self.index = index
+        self.queue: deque[Vehicle] = deque()
+        self.last_dep_s = -math.inf
+        self.last_dep_move: MoveState | None = None
+        self.last_arrival_s = -math.inf
+        self.idle: simpy.Event | None = None
+        self.run_k = 0
+        self.sleeping_until = -math.inf
+        self.proc = sim.env.process(self.run())
+
+    def append(self, v: Vehicle) -> None:
+        self.queue.append(v)
+        if self.idle is not None:
+            ev, self.idle = self.idle, None
+            ev.succeed()
+
+    def queued(self, now_s: float) -> int:
+        """Vehicles standing at (or arrived at) the stop line now."""
+        n = 0
+        for v in self.queue:
+            if v.stop_arrival_s > now_s:
+                break
+            n += 1
+        return n
+
+    def run(self):
+        sim = self.sim
+        env = sim.env
+        params = sim.params
+        queue = self.queue
+        while True:
+            if not queue:
+                self.idle = env.event()
+                yield self.idle
+                continue
+            v = queue[0]
+            mv = v.moves[v.leg]
+            now = env.now
+            t = max(now, v.stop_arrival_s, self.last_dep_s + sim.headway(v, mv))
+            timer = mv.timer
+            if timer is not None:
+                t_go, go_end, permissive, waited = timer.next_go(mv.id, t)
+                if waited:
+                    t_go += params.startup_s
+            else:
+                t_go, go_end, permissive, waited = t, math.inf, False, False
+            if t_go > now:
+                if t_go == math.inf:
+                    t_go = now + 60.0  # movement not served by the plan in force: look again later
+                self.sleeping_until = t_go
+                try:
+                    yield env.timeout(t_go - now)
+                except simpy.Interrupt:
+                    pass
+                self.sleeping_until = -math.inf
+                continue
+            if permissive:
+                free_at = sim.blocked_until(mv, now)
+                if free_at > now:
+                    slot = mv.slot
+                    if slot is not None and slot.has_room():
+                        queue.popleft()
+                        sim.leave_lane(self, v, mv, now, into_slot=True)
+                        slot.enter(v, go_end)
+                        continue
+                    try:
+                        yield env.timeout(min(free_at, go_end) - now)
+                    except simpy.Interrupt:
+                        pass
+                    continue
+            target = mv.to_link
+            if target.occupancy >= target.capacity:
+                yield from sim.wait_for_space(target, v)
+                if target.occupancy >= target.capacity and not sim.teleport_due(v, now):
+                    continue
+            queue.popleft()
+            sim.leave_lane(self, v, mv, env.now, into_slot=False)
+            sim.cross(v, mv, env.now)
+
+
+class JunctionSlot:
+    """Waiting room inside the junction for a yielding movement (e.g. a permissive left)."""
+
+    __slots__ = ("capacity", "clear_at", "idle", "move", "proc", "queue", "sim")
+
+    def __init__(self, sim: Simulation, move: MoveState, capacity: int) -> None:
+        self.sim = sim
+        self.move = move
+        self.capacity = capacity
+        self.queue: deque[Vehicle] = deque()
+        self.clear_at: deque[float] = deque()
+        self.idle: simpy.Event | None = None
+        self.proc = sim.env.process(self.run())
+
+    def has_room(self) -> bool:
+        return len(self.queue) < self.capacity
+
+    def enter(self, v: Vehicle, go_end_s: float) -> None:
+        self.queue.append(v)
+        self.clear_at.append(go_end_s)
+        if self.idle is not None:
+            ev, self.idle = self.idle, None
+            ev.succeed()
+
+    def run(self):
+        sim = self.sim
+        env = sim.env
+        mv = self.move
+        while True:
+            if not self.queue:
+                self.idle = env.event()
+                yield self.idle
+                continue
+            now = env.now
+            clear_at = self.clear_at[0]
+            # a turner inside the junction leaves when the priority stream leaves a gap, or
+            # clears the junction once its green ends (the "sneakers" at the end of the phase)
+            free_at = now if now >= clear_at else sim.blocked_until(mv, now)
+            if free_at > now:
+                yield env.timeout(min(free_at, clear_at) - now)
+                continue
+            target = mv.to_link
+            v = self.queue[0]
+            if target.occupancy >= target.capacity:
+                yield from sim.wait_for_space(target, v)
+                if target.occupancy >= target.capacity and not sim.teleport_due(v, env.now):
+                    continue
+            self.queue.popleft()
+            self.clear_at.popleft()
+            sim.cross(v, mv, env.now)
+            yield env.timeout(sim.params.follow_up_s * 0.5)

@@ -1,0 +1,114 @@
+"""Turn finished runs into the metrics of ``greenwave simulate`` (definitions: SUMO tripinfo,
+reference REPORT.md section 2), and combine seeds into means and standard deviations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from simulation.engine import Simulation
+
+TRIP_METRICS = ("mean_travel_time_s", "mean_time_loss_s", "mean_waiting_time_s", "mean_stops",
+                "mean_depart_delay_s")
+
+
+def run_metrics(sim: Simulation) -> dict[str, Any]:
+    """Metrics of one run: trip means over arrived vehicles, lane groups and route groups."""
+    log = sim.log
+    sc = sim.scenario
+    travel = np.asarray(log.travel_time_s)
+    loss = np.asarray(log.time_loss_s)
+    arrival = np.asarray(log.arrival_s)
+    n = travel.size
+    unfinished_s = _unfinished_seconds(sim)
+
+    def mean(a: np.ndarray) -> float:
+        return float(a.mean()) if a.size else float("nan")
+
+    metrics = {
+        "inserted": sim.inserted,
+        "arrived": n,
+        "arrived_by_end_of_demand": int((arrival <= sc.end_s).sum()),
+        "still_in_network": sim.in_network(),
+        "not_inserted": sim.total - sim.inserted,
+        "teleports": sim.teleports,
+        "mean_travel_time_s": mean(travel),
+        "mean_time_loss_s": mean(loss),
+        "mean_waiting_time_s": mean(np.asarray(log.waiting_s)),
+        "mean_stops": mean(np.asarray(log.stops, dtype=float)),
+        "mean_depart_delay_s": mean(np.asarray(log.depart_delay_s)),
+        "vehicle_seconds": float(travel.sum() + unfinished_s),
+        "end_s": sim.end_s,
+    }
+    return {"metrics": metrics, "lane_groups": _lane_groups(sim), "route_groups": _route_groups(sim, travel, loss)}
+
+
+def _unfinished_seconds(sim: Simulation) -> float:
+    total = 0.0
+    for link in sim.links.values():
+        for lane in link.lanes:
+            total += sum(sim.end_s - v.depart_s for v in lane.queue)
+    return total
+
+
+def _lane_groups(sim: Simulation) -> list[dict[str, Any]]:
+    hours = max(sim.scenario.end_s - sim.scenario.begin_s, 1.0) / 3600.0
+    out = []
+    stats = sim.group_stats()
+    for iid, inter in sim.scenario.intersections.items():
+        for g in inter.lane_groups:
+            n, delay, pcu = stats.get(f"{iid}/{g.id}", (0, 0.0, 0.0))
+            out.append({"node": iid, "approach": g.approach, "lane_group": g.id, "lanes": list(g.lanes),
+                        "movements": list(g.movements), "vehicles": n, "flow_veh_h": n / hours,
+                        "flow_pcu_h": pcu / hours, "control_delay_s": delay / n if n else float("nan")})
+    return out
+
+
+def _route_groups(sim: Simulation, travel: np.ndarray, loss: np.ndarray) -> dict[str, dict[str, float]]:
+    routes = np.asarray([sim.route_names[r] or "" for r in sim.log.route])
+    stops = np.asarray(sim.log.stops, dtype=float)
+    out = {}
+    for name, members in sim.scenario.route_groups.items():
+        mask = np.isin(routes, list(members)) if routes.size else np.zeros(0, bool)
+        k = int(mask.sum())
+        out[name] = {"n": k,
+                     "mean_travel_time_s": float(travel[mask].mean()) if k else float("nan"),
+                     "mean_time_loss_s": float(loss[mask].mean()) if k else float("nan"),
+                     "mean_stops": float(stops[mask].mean()) if k else float("nan")}
+    return out
+
+
+def combine_seeds(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Mean of every figure over seeds, with an ``sd`` block beside each block."""
+    first = runs[0]
+    metric_keys = list(first["metrics"])
+    metrics = {k: _mean([r["metrics"][k] for r in runs]) for k in metric_keys}
+    metrics_sd = {k: _sd([r["metrics"][k] for r in runs]) for k in metric_keys}
+    lane_groups, lane_groups_sd = [], []
+    for i, lg in enumerate(first["lane_groups"]):
+        vals = [r["lane_groups"][i] for r in runs]
+        lane_groups.append({**lg, **{k: _mean([v[k] for v in vals]) for k in ("vehicles", "flow_veh_h",
+                                                                                "flow_pcu_h", "control_delay_s")}})
+        lane_groups_sd.append({"node": lg["node"], "lane_group": lg["lane_group"],
+                               **{k: _sd([v[k] for v in vals]) for k in ("flow_veh_h", "control_delay_s")}})
+    route_groups, route_groups_sd = {}, {}
+    for name in first["route_groups"]:
+        vals = [r["route_groups"][name] for r in runs]
+        route_groups[name] = {k: _mean([v[k] for v in vals]) for k in vals[0]}
+        route_groups_sd[name] = {k: _sd([v[k] for v in vals]) for k in vals[0]}
+    return {"metrics": metrics, "lane_groups": lane_groups, "route_groups": route_groups,
+            "sd": {"metrics": metrics_sd, "lane_groups": lane_groups_sd, "route_groups": route_groups_sd}}
+
+
+def _mean(values: list[float]) -> float:
+    arr = np.asarray(values, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    return float(arr.mean()) if arr.size else float("nan")
+
+
+def _sd(values: list[float]) -> float:
+    arr = np.asarray(values, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    return float(arr.std(ddof=1)) if arr.size > 1 else 0.0

@@ -1,0 +1,123 @@
+"""Run-time state of the network: links, movements, vehicles (plain objects with ``__slots__``).
+
+Vehicles are records, not processes: a vehicle costs one event per stop line it crosses (its
+lane's server process decides when), so a run with 10,000 vehicles in the network has a few
+thousand long-lived processes, not 10,000.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simulation.lanes import JunctionSlot, LaneServer
+    from simulation.signals import SignalTimer
+
+
+class LinkState:
+    __slots__ = ("capacity", "exit_time_factor", "id", "index", "lanes", "length_m", "occupancy",
+                 "space_waiters", "speed_m_s")
+
+    def __init__(self, index: int, link_id: str, length_m: float, speed_m_s: float, capacity: int) -> None:
+        self.index = index
+        self.id = link_id
+        self.length_m = length_m
+        self.speed_m_s = speed_m_s
+        self.capacity = capacity
+        self.occupancy = 0
+        self.space_waiters: list = []
+        self.lanes: list[LaneServer] = []
+
+
+class MoveState:
+    """A movement as the simulator uses it."""
+
+    __slots__ = (
+        "from_link",
+        "headway_s",
+        "id",
+        "internal_length_m",
+        "internal_speed_m_s",
+        "lane_group",
+        "lanes",
+        "priority",
+        "slot",
+        "timer",
+        "to_link",
+        "turn",
+    )
+
+    def __init__(self, move_id: str, from_link: LinkState, to_link: LinkState, turn: str, headway_s: float,
+                 internal_length_m: float, internal_speed_m_s: float, timer: SignalTimer | None) -> None:
+        self.id = move_id
+        self.from_link = from_link
+        self.to_link = to_link
+        self.turn = turn
+        self.headway_s = headway_s
+        self.internal_length_m = internal_length_m
+        self.internal_speed_m_s = internal_speed_m_s
+        self.timer = timer
+        self.lanes: list[LaneServer] = []
+        self.priority: list[MoveState] = []  # movements this one yields to
+        self.slot: JunctionSlot | None = None
+        self.lane_group: dict[int, str] = {}  # lane index -> lane group id
+
+
+class Vehicle:
+    __slots__ = ("depart_s", "depart_sched_s", "flow", "group", "headway_z", "ideal_s", "leg", "max_speed_m_s",
+                 "moves", "pcu", "queue_pos", "route", "seg_entry_s", "seg_ff_s", "sf", "stop_arrival_s", "stops", "vclass",
+                 "vid", "wait_s")
+
+    def __init__(self, vid: int, flow: int, route: int, moves: tuple[MoveState, ...], sf: float,
+                 max_speed_m_s: float, vclass: str, pcu: float, depart_sched_s: float) -> None:
+        self.vid = vid
+        self.flow = flow
+        self.route = route
+        self.moves = moves
+        self.sf = sf
+        self.max_speed_m_s = max_speed_m_s
+        self.vclass = vclass
+        self.pcu = pcu
+        self.depart_sched_s = depart_sched_s
+        self.depart_s = math.nan
+        self.leg = 0
+        self.ideal_s = 0.0
+        self.wait_s = 0.0
+        self.stops = 0
+        self.stop_arrival_s = 0.0
+        self.seg_entry_s = 0.0
+        self.seg_ff_s = 0.0
+        self.queue_pos = 0  # < 0 after a stop: -1 - (position in the discharging queue)
+        self.headway_z = 0.0  # this driver's headway draw, in standard deviations
+        self.group: str | None = None  # lane group whose stop line it last crossed
+
+
+class VehicleLog:
+    """Finished trips as parallel lists (turned into numpy arrays at the end of the run)."""
+
+    __slots__ = (
+        "arrival_s",
+        "depart_delay_s",
+        "flow",
+        "route",
+        "stops",
+        "time_loss_s",
+        "travel_time_s",
+        "waiting_s",
+    )
+
+    def __init__(self) -> None:
+        self.flow: list[int] = []
+        self.route: list[int] = []
+        self.arrival_s: list[float] = []
+        self.travel_time_s: list[float] = []
+        self.time_loss_s: list[float] = []
+        self.waiting_s: list[float] = []
+        self.stops: list[int] = []
+        self.depart_delay_s: list[float] = []
+
+
+def new_queue() -> deque:
+    return deque()

@@ -1,0 +1,70 @@
+"""Behaviour parameters of the simulator, calibrated against SUMO 1.28 micro (see
+``benchmarks/sim_fidelity.py``: saturation flow, lost time and free-flow time loss on the
+reference isolated intersection)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+from traffic.errors import ModelError
+
+
+@dataclass(frozen=True, slots=True)
+class SimParams:
+    """Driver and vehicle behaviour. Times in seconds, speeds in m/s, accelerations in m/s^2.
+
+    Attributes:
+        headway_through_s, headway_right_s, headway_left_s: saturation headway at the stop line by
+            the movement of the departing vehicle (SUMO micro: 2.09 s on a through lane with 15 %
+            rights, 2.16 s on a protected-left lane).
+        headway_sd_s: driver-to-driver spread of the headway (cycle-to-cycle capacity varies in
+            SUMO too: sd 0.7 to 0.9 vehicles per cycle).
+        startup_s: from green onset until the first queued vehicle crosses the stop line.
+        yellow_go_s: part of the yellow still used by vehicles too close to stop.
+        dawdle: free-flow speed as a share of the desired speed (Krauss ``sigma`` dawdling).
+        accel_m_s2, turn_decel_m_s2: acceleration after a stop or turn, deceleration before a turn.
+        min_gap_s: minimum time between two vehicles reaching the stop line in one lane (no overtaking
+            within a lane).
+        critical_gap_s, follow_up_s: gap acceptance of permissive (yielding) movements: the smallest
+            gap in the priority stream a driver accepts, and the clearance after a priority vehicle.
+        junction_storage_veh: yielding turners that can wait inside the junction without blocking
+            their lane (SUMO's internal junction waiting position).
+        stop_threshold_s: a delay at a stop line above this counts as a stop.
+        stop_go_loss_s: time lost decelerating to a stop and accelerating again, not spent waiting.
+        teleport_s: a vehicle blocked this long at a stop line jumps to its next link (SUMO's
+            time-to-teleport, 300 s); 0 disables.
+        max_extra_s: how long after the end of the demand the run may go on for the network to empty.
+    """
+
+    headway_through_s: float = 2.05
+    headway_right_s: float = 2.35
+    headway_left_s: float = 2.16
+    headway_sd_s: float = 0.35
+    startup_s: float = 1.5
+    yellow_go_s: float = 0.0
+    dawdle: float = 0.94
+    accel_m_s2: float = 2.6
+    turn_decel_m_s2: float = 4.5
+    min_gap_s: float = 1.2
+    critical_gap_s: float = 4.5
+    follow_up_s: float = 2.5
+    junction_storage_veh: int = 1
+    stop_threshold_s: float = 3.0
+    stop_go_loss_s: float = 4.2
+    teleport_s: float = 300.0
+    max_extra_s: float = 7200.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not math.isfinite(value) or value < 0:
+                raise ModelError(f"simulation parameter {f.name} (={value}) must be a finite number >= 0")
+        if not 0 < self.dawdle <= 1:
+            raise ModelError(f"dawdle (={self.dawdle}) must be in (0, 1]")
+        for name in ("headway_through_s", "headway_right_s", "headway_left_s", "accel_m_s2", "turn_decel_m_s2"):
+            if getattr(self, name) <= 0:
+                raise ModelError(f"simulation parameter {name} must be > 0")
+
+
+DEFAULT_PARAMS = SimParams()
