@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -99,7 +100,7 @@ class Simulation:
                     mv.slot = JunctionSlot(self, mv, p.junction_storage_veh)
 
     def _build_demand(self) -> None:
-        sc, p, rng = self.scenario, self.params, self.rng
+        sc, rng = self.scenario, self.rng
         d = sc.demand
         route_index: dict[tuple[str, ...], int] = {}
         self.route_moves: list[tuple[MoveState, ...]] = []
@@ -112,13 +113,10 @@ class Simulation:
             if links not in route_index:
                 route_index[links] = len(self.route_moves)
                 self.route_moves.append(tuple(self.moves[sc.network.movement_between(a, b).id]
-                                              for a, b in zip(links, links[1:], strict=False)))
+                                              for a, b in itertools.pairwise(links)))
                 self.route_names.append(item.route)
             ri = route_index[links]
-            if hasattr(item, "slices"):
-                times = item.arrival_times_s(rng)
-            else:
-                times = np.array([item.depart_s])
+            times = item.arrival_times_s(rng) if hasattr(item, "slices") else np.array([item.depart_s])
             times = times[(times >= sc.begin_s) & (times < sc.end_s)]
             for t in times:
                 pending[links[0]].append((float(t), fi, ri, item.vehicle_type))

@@ -10,6 +10,7 @@ has room (otherwise the queue spills back). Yielding turners may wait inside the
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import deque
 from typing import TYPE_CHECKING
@@ -79,10 +80,8 @@ class LaneServer:
                 if t_go == math.inf:
                     t_go = now + 60.0  # movement not served by the plan in force: look again later
                 self.sleeping_until = t_go
-                try:
+                with contextlib.suppress(simpy.Interrupt):
                     yield env.timeout(t_go - now)
-                except simpy.Interrupt:
-                    pass
                 self.sleeping_until = -math.inf
                 continue
             if permissive:
@@ -94,10 +93,8 @@ class LaneServer:
                         sim.leave_lane(self, v, mv, now, into_slot=True)
                         slot.enter(v, go_end)
                         continue
-                    try:
+                    with contextlib.suppress(simpy.Interrupt):
                         yield env.timeout(min(free_at, go_end) - now)
-                    except simpy.Interrupt:
-                        pass
                     continue
             target = mv.to_link
             if target.occupancy >= target.capacity:

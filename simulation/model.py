@@ -67,8 +67,8 @@ class MoveState:
 
 class Vehicle:
     __slots__ = ("depart_s", "depart_sched_s", "flow", "group", "headway_z", "ideal_s", "leg", "max_speed_m_s",
-                 "moves", "pcu", "queue_pos", "route", "seg_entry_s", "seg_ff_s", "sf", "stop_arrival_s", "stops", "vclass",
-                 "vid", "wait_s")
+                 "moves", "pcu", "queue_pos", "route", "seg_entry_s", "seg_ff_s", "sf", "stop_arrival_s", "stops",
+                 "vclass", "vid", "wait_s")
 
     def __init__(self, vid: int, flow: int, route: int, moves: tuple[MoveState, ...], sf: float,
                  max_speed_m_s: float, vclass: str, pcu: float, depart_sched_s: float) -> None:
