@@ -32,7 +32,8 @@ class Simulation:
 
     def __init__(self, scenario: Scenario, seed: int = 1, params: SimParams = DEFAULT_PARAMS, *,
                  duration_s: float | None = None, detector_interval_s: float | None = None,
-                 controller: PlanDecider | None = None, record_departures: bool = False) -> None:
+                 controller: PlanDecider | None = None, record_departures: bool = False,
+                 progress: Callable[[float], None] | None = None) -> None:
         self.scenario = scenario
         self.departures: list[tuple[float, str, int]] | None = [] if record_departures else None
         self.seed = seed
@@ -52,6 +53,8 @@ class Simulation:
         self._build_network()
         self._build_demand()
         self.detectors = DetectorBank(self, detector_interval_s) if detector_interval_s else None
+        if progress is not None:
+            self.env.process(self._report_progress(progress))
 
     # --- construction ------------------------------------------------------------------------
 
@@ -327,6 +330,11 @@ class Simulation:
                 lane.proc.interrupt("plan change")
 
     # --- running -------------------------------------------------------------------------------
+
+    def _report_progress(self, progress: Callable[[float], None], every_s: float = 60.0):
+        while True:
+            yield self.env.timeout(every_s)
+            progress(self.env.now)
 
     def run(self) -> Simulation:
         env = self.env

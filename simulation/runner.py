@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -31,11 +31,15 @@ class SimulationResult:
 
 def simulate(scenario: Scenario, seed: int = 1, params: SimParams = DEFAULT_PARAMS, *,
              duration_s: float | None = None, detector_interval_s: float | None = None,
-             controller: PlanDecider | None = None) -> SimulationResult:
-    """Run the scenario's active plans (and the controller, if any) once with ``seed``."""
+             controller: PlanDecider | None = None,
+             progress: Callable[[float], None] | None = None) -> SimulationResult:
+    """Run the scenario's active plans (and the controller, if any) once with ``seed``.
+
+    ``progress`` is called with the simulated time every simulated minute.
+    """
     t0 = time.perf_counter()
     sim = Simulation(scenario, seed, params, duration_s=duration_s, detector_interval_s=detector_interval_s,
-                     controller=controller).run()
+                     controller=controller, progress=progress).run()
     out = run_metrics(sim)
     return SimulationResult(seed, out["metrics"], out["lane_groups"], out["route_groups"],
                             time.perf_counter() - t0, sim.plan_changes)

@@ -21,6 +21,8 @@ from traffic.errors import PlanValidationError, TrafficError
 COMMAND_MODULES = [
     "traffic.cli.scenario_cmd",
     "traffic.cli.plan_cmd",
+    "simulation.cli",
+    "signal_control.cli",
 ]
 
 EXIT_USER_ERROR = 2
@@ -56,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrafficError as exc:
         print(f"greenwave: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:  # output piped into head or similar: not an error
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,116 @@
+"""``greenwave simulate``: run a scenario in the simulator and report its metrics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from typing import Any
+
+from traffic.cli.common import add_plan_arg, add_scenario_arg, scenario_with_plan
+from traffic.errors import ScenarioError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="run a scenario in Greenwave's simulator",
+                       description="Simulate a scenario under its active signal plans (or --plan) and print trip "
+                                   "metrics, per-lane-group control delay and flow, and route-group figures. With "
+                                   "--seeds N, seeds 1..N are run and every figure is their mean; an 'sd' block "
+                                   "beside each block holds the standard deviations.")
+    add_scenario_arg(p)
+    add_plan_arg(p)
+    p.add_argument("--seeds", type=int, default=None, metavar="N", help="run seeds 1..N and average them")
+    p.add_argument("--seed", type=int, default=1, metavar="S", help="the seed of a single run (default 1)")
+    p.add_argument("--duration-s", type=float, default=None, metavar="T",
+                   help="simulated time; default: until every vehicle of the demand has arrived")
+    p.add_argument("--jobs", type=int, default=1, metavar="J", help="run seeds in J processes (default 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.set_defaults(func=_simulate)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from simulation.runner import simulate, simulate_seeds
+
+    if args.seeds is not None and args.seeds < 1:
+        raise ScenarioError(f"--seeds must be >= 1 (got {args.seeds})")
+    if args.jobs < 1:
+        raise ScenarioError(f"--jobs must be >= 1 (got {args.jobs})")
+    if args.duration_s is not None and args.duration_s <= 0:
+        raise ScenarioError(f"--duration-s must be > 0 (got {args.duration_s})")
+    scenario = scenario_with_plan(args)
+    seeds = list(range(1, args.seeds + 1)) if args.seeds else [args.seed]
+    t0 = time.perf_counter()
+    if len(seeds) == 1:
+        span = args.duration_s or (scenario.end_s - scenario.begin_s)
+        with tqdm(total=round(span), unit="sim-s", desc="simulating", file=sys.stderr, disable=None,
+                  leave=False) as bar:
+            def tick(now_s: float) -> None:
+                bar.update(max(0, min(round(now_s - scenario.begin_s), bar.total) - bar.n))
+
+            result = simulate(scenario, seeds[0], duration_s=args.duration_s, progress=tick).as_dict()
+        result["sd"] = None
+    else:
+        with tqdm(total=len(seeds), unit="seed", desc="simulating", file=sys.stderr, disable=None,
+                  leave=False) as bar:
+            result = simulate_seeds(scenario, seeds, duration_s=args.duration_s, jobs=args.jobs,
+                                    progress=lambda: bar.update(1))
+        result.pop("runs", None)
+    plan_names = sorted({scenario.active_plans[i] for i in scenario.intersections})
+    out = {"scenario": scenario.name, "plan": args.plan or ",".join(plan_names), "seeds": seeds,
+           "wall_s": round(time.perf_counter() - t0, 3), **result}
+    if args.json:
+        print(json.dumps(_clean(out), indent=1))
+    else:
+        print(_tables(out))
+    return 0
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: NaN becomes null, numpy scalars become Python numbers."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item"):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _tables(out: dict[str, Any]) -> str:
+    m, sd = out["metrics"], (out.get("sd") or {}).get("metrics", {})
+    seeds = out["seeds"]
+    lines = [f"{out['scenario']} under plan {out['plan']}: "
+             f"{'seed ' + str(seeds[0]) if len(seeds) == 1 else f'mean of seeds 1..{len(seeds)}'}, "
+             f"{out['wall_s']:.2f} s wall", ""]
+
+    def fmt(key: str, digits: int = 1) -> str:
+        value = m[key]
+        text = f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+        return text + (f" (sd {sd[key]:.{digits}f})" if key in sd else "")
+
+    for label, key, digits in (("vehicles inserted", "inserted", 0), ("arrived", "arrived", 0),
+                               ("arrived by end of demand", "arrived_by_end_of_demand", 0),
+                               ("mean travel time s", "mean_travel_time_s", 1),
+                               ("mean time loss s", "mean_time_loss_s", 1),
+                               ("mean waiting time s", "mean_waiting_time_s", 1), ("mean stops", "mean_stops", 2),
+                               ("mean depart delay s", "mean_depart_delay_s", 2),
+                               ("vehicle-seconds", "vehicle_seconds", 0), ("teleports", "teleports", 0)):
+        lines.append(f"  {label:28s} {fmt(key, digits)}")
+    lines += ["", f"  {'intersection':14s} {'lane group':16s} {'flow veh/h':>10s} {'control delay s':>16s}  movements"]
+    for g in out["lane_groups"]:
+        lines.append(f"  {g['node']:14s} {g['lane_group']:16s} {g['flow_veh_h']:10.0f} "
+                     f"{g['control_delay_s']:16.1f}  {', '.join(g['movements'])}")
+    if out["route_groups"]:
+        lines += ["", f"  {'route group':20s} {'n':>7s} {'travel time s':>14s} {'time loss s':>12s} {'stops':>6s}"]
+        for name, r in list(out["route_groups"].items())[:40]:
+            lines.append(f"  {name:20s} {r['n']:7.0f} {r['mean_travel_time_s']:14.1f} "
+                         f"{r['mean_time_loss_s']:12.1f} {r['mean_stops']:6.2f}")
+        if len(out["route_groups"]) > 40:
+            lines.append(f"  ... {len(out['route_groups']) - 40} more route groups (see --json)")
+    return "\n".join(lines)
