@@ -17,7 +17,7 @@ from simulation.params import DEFAULT_PARAMS, SimParams
 from simulation.signals import SignalTimer
 from traffic.counts import IntervalCounts
 from traffic.errors import ModelError
-from traffic.network import JAM_SPACING_M, NodeKind
+from traffic.network import JAM_SPACING_M
 from traffic.plan_validation import check_plan
 from traffic.scenario import Scenario
 from traffic.signal_plan import SignalPlan
@@ -63,10 +63,7 @@ class Simulation:
         net = sc.network
         self.links: dict[str, LinkState] = {}
         for i, link in enumerate(net.links.values()):
-            cap = sum(max(1, int(lane.length_m // JAM_SPACING_M)) for lane in link.lanes)
-            exits_to_boundary = net.nodes[link.to_node].kind is NodeKind.BOUNDARY
-            self.links[link.id] = LinkState(i, link.id, link.length_m, link.speed_m_s,
-                                            10**9 if exits_to_boundary else cap)
+            self.links[link.id] = LinkState(i, link.id, link.length_m, link.speed_m_s)
         self.timers: dict[str, SignalTimer] = {iid: SignalTimer(sc.active_plan(iid), p.yellow_go_s)
                                                for iid in sc.intersections}
         node_timer = {node: self.timers[iid] for iid, inter in sc.intersections.items() for node in inter.nodes}
@@ -83,7 +80,7 @@ class Simulation:
             for lane in link.lanes:
                 if not lane.movements:
                     continue
-                server = LaneServer(self, state, lane.index)
+                server = LaneServer(self, state, lane.index, max(1, int(lane.length_m // JAM_SPACING_M)))
                 state.lanes.append(server)
                 for mid in lane.movements:
                     self.moves[mid].lanes.append(server)
@@ -109,7 +106,9 @@ class Simulation:
         self.route_moves: list[tuple[MoveState, ...]] = []
         self.route_names: list[str | None] = []
         self.flow_names: list[str] = []
-        pending: dict[str, list[tuple[float, int, int, str]]] = defaultdict(list)
+        # one insertion queue per entry link and first movement: a vehicle waiting for room in one
+        # lane does not hold back vehicles bound for another
+        pending: dict[tuple[str, str], list[tuple[float, int, int, str]]] = defaultdict(list)
         for fi, item in enumerate((*d.flows, *d.trips)):
             self.flow_names.append(item.id)
             links = sc.route_links(item)
@@ -121,12 +120,13 @@ class Simulation:
             ri = route_index[links]
             times = item.arrival_times_s(rng) if hasattr(item, "slices") else np.array([item.depart_s])
             times = times[(times >= sc.begin_s) & (times < sc.end_s)]
+            first_move = self.route_moves[ri][0].id if self.route_moves[ri] else ""
             for t in times:
-                pending[links[0]].append((float(t), fi, ri, item.vehicle_type))
+                pending[(links[0], first_move)].append((float(t), fi, ri, item.vehicle_type))
         self.total = sum(len(v) for v in pending.values())
         self._entry_queues = []
         vid = 0
-        for link_id, items in pending.items():
+        for (link_id, _move), items in sorted(pending.items()):
             items.sort()
             n = len(items)
             sf = rng.normal(0.0, 1.0, n)  # standard normal, scaled per vehicle type below
@@ -150,35 +150,42 @@ class Simulation:
             t = math.ceil(v.depart_sched_s)  # SUMO inserts at the next whole step
             if t > env.now:
                 yield env.timeout(t - env.now)
-            while link.occupancy >= link.capacity:
-                ev = env.event()
-                link.space_waiters.append(ev)
-                yield ev
+            lane = self.next_lane(v, first=True)
+            while lane is False:
+                yield from self.wait_for_space(v, first=True, teleport=False)
+                lane = self.next_lane(v, first=True)
             v.depart_s = env.now
             self.inserted += 1
-            link.occupancy += 1
-            self.enter_link(v, link, env.now)
+            self.enter_link(v, link, env.now, lane)
 
     def headway(self, v: Vehicle, mv: MoveState) -> float:
         return max(1.0, mv.headway_s + self.params.headway_sd_s * v.headway_z)
 
-    def enter_link(self, v: Vehicle, link: LinkState, t: float) -> None:
+    def next_lane(self, v: Vehicle, *, first: bool = False, force: bool = False) -> LaneServer | bool | None:
+        """The lane ``v`` will queue in on its next link: the least loaded lane serving its movement
+        there that has room; ``None`` on the last link of its route (no stop line); ``False`` when
+        every such lane is full (the vehicle must wait: spillback). ``force`` ignores room."""
+        leg = v.leg if first else v.leg + 1
+        if leg >= len(v.moves):
+            return None
+        best: LaneServer | bool = False
+        for lane in v.moves[leg].lanes:
+            if (force or lane.occupancy < lane.capacity) and (best is False or lane.occupancy < best.occupancy):
+                best = lane
+        return best
+
+    def enter_link(self, v: Vehicle, link: LinkState, t: float, lane: LaneServer | None) -> None:
         vmax = min(link.speed_m_s * v.sf, v.max_speed_m_s)
         ff = link.length_m / (vmax * self.params.dawdle)
         v.ideal_s += link.length_m / vmax
-        if v.leg >= len(v.moves):
+        if lane is None:
+            link.occupancy += 1
             arrive = t + ff
             ev = self.env.timeout(arrive - self.env.now)
             ev.callbacks.append(lambda _e, v=v, link=link: self._finish(v, link))
             return
         mv = v.moves[v.leg]
-        lanes = mv.lanes
-        lane = lanes[0]
-        if len(lanes) > 1:
-            best = len(lane.queue)
-            for cand in lanes[1:]:
-                if len(cand.queue) < best:
-                    lane, best = cand, len(cand.queue)
+        lane.occupancy += 1
         a = t + ff
         if a < lane.last_arrival_s + self.params.min_gap_s:
             a = lane.last_arrival_s + self.params.min_gap_s
@@ -227,12 +234,12 @@ class Simulation:
             stats[2] += v.pcu
         if into_slot:
             v.stop_arrival_s = now  # waiting inside the junction starts now (teleport clock, slot delay)
-        self._free(mv.from_link)
+        self._free(lane)
         if self.detectors is not None:
             self.detectors.count(mv, v, lane)
         v.group = group
 
-    def cross(self, v: Vehicle, mv: MoveState, now: float) -> None:
+    def cross(self, v: Vehicle, mv: MoveState, now: float, lane: LaneServer | None) -> None:
         """The vehicle drives through the junction onto its next link."""
         stopped = v.queue_pos < 0
         t_int = self._internal_time(v, mv, stopped, -1 - v.queue_pos if stopped else 0)
@@ -242,24 +249,28 @@ class Simulation:
         if group is not None:
             self._group_stats[group][1] += (now + t_int - v.seg_entry_s) - v.seg_ff_s
         v.leg += 1
-        target = mv.to_link
-        target.occupancy += 1
-        self.enter_link(v, target, now + t_int)
+        self.enter_link(v, mv.to_link, now + t_int, lane)
 
-    def _free(self, link: LinkState) -> None:
-        link.occupancy -= 1
-        if link.space_waiters and link.occupancy < link.capacity:
-            ev = link.space_waiters.pop(0)
-            ev.succeed()
+    def _free(self, lane: LaneServer) -> None:
+        """One place freed in ``lane``: wake the vehicle that has waited longest for it."""
+        lane.occupancy -= 1
+        waiters = lane.space_waiters
+        while waiters:
+            k = min(range(len(waiters)), key=lambda i: waiters[i][0])
+            ev = waiters.pop(k)[1]
+            if not ev.triggered:
+                ev.succeed()
+                break
 
-    def wait_for_space(self, link: LinkState, v: Vehicle):
+    def wait_for_space(self, v: Vehicle, *, first: bool = False, teleport: bool = True):
+        """Wait until a lane ``v`` may enter next has room (or, blocked too long, its teleport time)."""
         ev = self.env.event()
-        link.space_waiters.append(ev)
-        if self.params.teleport_s > 0:
+        since = v.depart_sched_s if first else v.stop_arrival_s
+        for lane in v.moves[v.leg if first else v.leg + 1].lanes:
+            lane.space_waiters.append((since, ev))
+        if teleport and self.params.teleport_s > 0:
             left = v.stop_arrival_s + self.params.teleport_s - self.env.now
             yield ev | self.env.timeout(max(left, 0.0))
-            if not ev.triggered:
-                link.space_waiters.remove(ev)
         else:
             yield ev
 
@@ -290,7 +301,7 @@ class Simulation:
 
     def _finish(self, v: Vehicle, link: LinkState) -> None:
         now = self.env.now
-        self._free(link)
+        link.occupancy -= 1
         log = self.log
         travel = now - v.depart_s
         log.flow.append(v.flow)

@@ -24,13 +24,16 @@ if TYPE_CHECKING:
 
 
 class LaneServer:
-    __slots__ = ("counts", "group", "idle", "index", "last_arrival_s", "last_dep_move", "last_dep_s", "link",
-                 "proc", "queue", "run_k", "sim", "sleeping_until")
+    __slots__ = ("capacity", "idle", "index", "last_arrival_s", "last_dep_move", "last_dep_s", "link", "occupancy",
+                 "proc", "queue", "run_k", "sim", "sleeping_until", "space_waiters")
 
-    def __init__(self, sim: Simulation, link: LinkState, index: int) -> None:
+    def __init__(self, sim: Simulation, link: LinkState, index: int, capacity: int) -> None:
         self.sim = sim
         self.link = link
         self.index = index
+        self.capacity = capacity
+        self.occupancy = 0  # vehicles assigned to this lane, from entering the link to crossing its stop line
+        self.space_waiters: list[tuple[float, simpy.Event]] = []  # (waiting since, event)
         self.queue: deque[Vehicle] = deque()
         self.last_dep_s = -math.inf
         self.last_dep_move: MoveState | None = None
@@ -96,14 +99,15 @@ class LaneServer:
                     with contextlib.suppress(simpy.Interrupt):
                         yield env.timeout(min(free_at, go_end) - now)
                     continue
-            target = mv.to_link
-            if target.occupancy >= target.capacity:
-                yield from sim.wait_for_space(target, v)
-                if target.occupancy >= target.capacity and not sim.teleport_due(v, now):
+            target = sim.next_lane(v)
+            if target is False:
+                yield from sim.wait_for_space(v)
+                if sim.next_lane(v) is False and not sim.teleport_due(v, env.now):
                     continue
+                target = sim.next_lane(v, force=True)
             queue.popleft()
             sim.leave_lane(self, v, mv, env.now, into_slot=False)
-            sim.cross(v, mv, env.now)
+            sim.cross(v, mv, env.now, target)
 
 
 class JunctionSlot:
@@ -147,13 +151,14 @@ class JunctionSlot:
             if free_at > now:
                 yield env.timeout(min(free_at, clear_at) - now)
                 continue
-            target = mv.to_link
             v = self.queue[0]
-            if target.occupancy >= target.capacity:
-                yield from sim.wait_for_space(target, v)
-                if target.occupancy >= target.capacity and not sim.teleport_due(v, env.now):
+            target = sim.next_lane(v)
+            if target is False:
+                yield from sim.wait_for_space(v)
+                if sim.next_lane(v) is False and not sim.teleport_due(v, env.now):
                     continue
+                target = sim.next_lane(v, force=True)
             self.queue.popleft()
             self.clear_at.popleft()
-            sim.cross(v, mv, env.now)
+            sim.cross(v, mv, env.now, target)
             yield env.timeout(sim.params.follow_up_s * 0.5)

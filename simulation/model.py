@@ -17,17 +17,17 @@ if TYPE_CHECKING:
 
 
 class LinkState:
-    __slots__ = ("capacity", "exit_time_factor", "id", "index", "lanes", "length_m", "occupancy",
-                 "space_waiters", "speed_m_s")
+    """A link; storage lives in its lanes (``LaneServer.capacity``). ``occupancy`` counts only the
+    vehicles driving their route's last link, which has no stop line for them."""
 
-    def __init__(self, index: int, link_id: str, length_m: float, speed_m_s: float, capacity: int) -> None:
+    __slots__ = ("id", "index", "lanes", "length_m", "occupancy", "speed_m_s")
+
+    def __init__(self, index: int, link_id: str, length_m: float, speed_m_s: float) -> None:
         self.index = index
         self.id = link_id
         self.length_m = length_m
         self.speed_m_s = speed_m_s
-        self.capacity = capacity
         self.occupancy = 0
-        self.space_waiters: list = []
         self.lanes: list[LaneServer] = []
 
 

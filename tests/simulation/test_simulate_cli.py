@@ -16,7 +16,7 @@ def test_simulate_json_single_seed(capsys):
     assert main(["simulate", "isolated_x050", "--json", "--seed", "5"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["scenario"] == "isolated_x050" and out["seeds"] == [5] and out["sd"] is None
-    assert KEYS <= set(out["metrics"]) and out["wall_s"] > 0
+    assert set(out["metrics"]) >= KEYS and out["wall_s"] > 0
     lg = out["lane_groups"][0]
     assert {"node", "approach", "movements", "flow_veh_h", "control_delay_s"} <= set(lg)
     assert out["metrics"]["arrived"] == out["metrics"]["inserted"] > 1000
