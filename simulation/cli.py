@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--duration-s", type=float, default=None, metavar="T",
                    help="simulated time; default: until every vehicle of the demand has arrived")
     p.add_argument("--jobs", type=int, default=1, metavar="J", help="run seeds in J processes (default 1)")
+    p.add_argument("--queue-interval-s", type=float, default=300.0, metavar="S",
+                   help="sample each lane group's queue (vehicles) every S seconds into 'queue_veh' "
+                        "(default %(default)s; 0 turns it off)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.set_defaults(func=_simulate)
 
@@ -39,6 +42,9 @@ def _simulate(args: argparse.Namespace) -> int:
         raise ScenarioError(f"--seeds must be >= 1 (got {args.seeds})")
     if args.jobs < 1:
         raise ScenarioError(f"--jobs must be >= 1 (got {args.jobs})")
+    if args.queue_interval_s < 0:
+        raise ScenarioError(f"--queue-interval-s must be >= 0 (got {args.queue_interval_s})")
+    interval = args.queue_interval_s or None
     if args.duration_s is not None and args.duration_s <= 0:
         raise ScenarioError(f"--duration-s must be > 0 (got {args.duration_s})")
     scenario = scenario_with_plan(args)
@@ -51,13 +57,14 @@ def _simulate(args: argparse.Namespace) -> int:
             def tick(now_s: float) -> None:
                 bar.update(max(0, min(round(now_s - scenario.begin_s), bar.total) - bar.n))
 
-            result = simulate(scenario, seeds[0], duration_s=args.duration_s, progress=tick).as_dict()
+            result = simulate(scenario, seeds[0], duration_s=args.duration_s, progress=tick,
+                              detector_interval_s=interval).as_dict()
         result["sd"] = None
     else:
         with tqdm(total=len(seeds), unit="seed", desc="simulating", file=sys.stderr, disable=None,
                   leave=False) as bar:
             result = simulate_seeds(scenario, seeds, duration_s=args.duration_s, jobs=args.jobs,
-                                    progress=lambda: bar.update(1))
+                                    progress=lambda: bar.update(1), detector_interval_s=interval)
         result.pop("runs", None)
     plan_names = sorted({scenario.active_plans[i] for i in scenario.intersections})
     out = {"scenario": scenario.name, "plan": args.plan or ",".join(plan_names), "seeds": seeds,

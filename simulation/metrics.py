@@ -57,12 +57,20 @@ def _lane_groups(sim: Simulation) -> list[dict[str, Any]]:
     hours = max(sim.scenario.end_s - sim.scenario.begin_s, 1.0) / 3600.0
     out = []
     stats = sim.group_stats()
+    queues: dict[tuple[str, str], list[float]] = {}
+    if sim.detectors is not None:
+        for c in sim.detectors.history:
+            for group, q in c.queues_veh.items():
+                queues.setdefault((c.intersection or "", group), []).append(q)
     for iid, inter in sim.scenario.intersections.items():
         for g in inter.lane_groups:
             n, delay, pcu = stats.get(f"{iid}/{g.id}", (0, 0.0, 0.0))
-            out.append({"node": iid, "approach": g.approach, "lane_group": g.id, "lanes": list(g.lanes),
-                        "movements": list(g.movements), "vehicles": n, "flow_veh_h": n / hours,
-                        "flow_pcu_h": pcu / hours, "control_delay_s": delay / n if n else float("nan")})
+            row = {"node": iid, "approach": g.approach, "lane_group": g.id, "lanes": list(g.lanes),
+                   "movements": list(g.movements), "vehicles": n, "flow_veh_h": n / hours,
+                   "flow_pcu_h": pcu / hours, "control_delay_s": delay / n if n else float("nan")}
+            if sim.detectors is not None:
+                row["queue_veh"] = queues.get((iid, g.id), [])
+            out.append(row)
     return out
 
 
@@ -89,8 +97,12 @@ def combine_seeds(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     lane_groups, lane_groups_sd = [], []
     for i, lg in enumerate(first["lane_groups"]):
         vals = [r["lane_groups"][i] for r in runs]
-        lane_groups.append({**lg, **{k: _mean([v[k] for v in vals]) for k in ("vehicles", "flow_veh_h",
-                                                                                "flow_pcu_h", "control_delay_s")}})
+        merged = {**lg, **{k: _mean([v[k] for v in vals]) for k in ("vehicles", "flow_veh_h", "flow_pcu_h",
+                                                                     "control_delay_s")}}
+        if "queue_veh" in lg:  # mean over seeds, interval by interval, as far as every run went
+            steps = min(len(v["queue_veh"]) for v in vals)
+            merged["queue_veh"] = [_mean([v["queue_veh"][k] for v in vals]) for k in range(steps)]
+        lane_groups.append(merged)
         lane_groups_sd.append({"node": lg["node"], "lane_group": lg["lane_group"],
                                **{k: _sd([v[k] for v in vals]) for k in ("flow_veh_h", "control_delay_s")}})
     route_groups, route_groups_sd = {}, {}

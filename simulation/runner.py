@@ -45,20 +45,23 @@ def simulate(scenario: Scenario, seed: int = 1, params: SimParams = DEFAULT_PARA
                             time.perf_counter() - t0, sim.plan_changes)
 
 
-def _one(args: tuple[Scenario, int, SimParams, float | None]) -> dict[str, Any]:
-    scenario, seed, params, duration_s = args
-    return simulate(scenario, seed, params, duration_s=duration_s).as_dict()
+def _one(args: tuple[Scenario, int, SimParams, float | None, float | None]) -> dict[str, Any]:
+    scenario, seed, params, duration_s, detector_interval_s = args
+    return simulate(scenario, seed, params, duration_s=duration_s, detector_interval_s=detector_interval_s).as_dict()
 
 
 def simulate_seeds(scenario: Scenario, seeds: Iterable[int], params: SimParams = DEFAULT_PARAMS, *,
-                   duration_s: float | None = None, jobs: int = 1, progress: Any = None) -> dict[str, Any]:
+                   duration_s: float | None = None, jobs: int = 1, progress: Any = None,
+                   detector_interval_s: float | None = None) -> dict[str, Any]:
     """Run every seed and combine them (means, with standard deviations under ``sd``).
 
     ``jobs > 1`` runs seeds in that many processes; results are identical to a serial run.
-    ``progress`` is an optional callable called once per finished seed.
+    ``progress`` is an optional callable called once per finished seed. With
+    ``detector_interval_s``, each lane group also reports ``queue_veh``: its queue at the end of
+    every interval (mean over seeds).
     """
     seeds = list(seeds)
-    tasks = [(scenario, s, params, duration_s) for s in seeds]
+    tasks = [(scenario, s, params, duration_s, detector_interval_s) for s in seeds]
     runs: list[dict[str, Any]] = []
     if jobs > 1 and len(seeds) > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:

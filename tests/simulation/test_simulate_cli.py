@@ -20,6 +20,8 @@ def test_simulate_json_single_seed(capsys):
     lg = out["lane_groups"][0]
     assert {"node", "approach", "movements", "flow_veh_h", "control_delay_s"} <= set(lg)
     assert out["metrics"]["arrived"] == out["metrics"]["inserted"] > 1000
+    queues = lg["queue_veh"]  # sampled every 300 s until the network emptied
+    assert len(queues) >= 12 and all(q >= 0 for q in queues) and max(queues) > 0
 
 
 def test_simulate_seeds_mean_and_sd(capsys):

@@ -1,0 +1,149 @@
+"""Simulator speed side by side with SUMO 1.28 (meso and micro) on the same scenarios, one core each.
+
+Cases: the reference 5x5 grid (3,000 veh/h) and a 20x20 grid of the same design at 38,000 veh/h
+(~10,000 vehicles at once), built with the reference's own generator (``make_scenarios.py``,
+which needs SUMO's ``netconvert``) and imported with ``greenwave scenario import``. Every run
+simulates 1 h (SUMO ``--end 3600``). Wall time is the median of ``--reps`` runs, each in a fresh
+process; Greenwave's includes loading the scenario JSON and building the model, not the Python
+interpreter's start. Also measures 10 seeds in series against ``--jobs 2``.
+
+    python benchmarks/sim_speed.py [--reps 3] [--with-micro-20x20] [--out benchmarks/results/sim_speed.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+SHARED = Path(os.environ.get("GREENWAVE_SHARED", REPO.parent / "shared"))
+REF_SUMO = SHARED / "reference" / "sumo"
+CACHE = REPO / "benchmarks" / ".cache"
+
+GREENWAVE_RUN = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+from traffic.scenario_io import load_scenario
+from simulation import Simulation
+sc = load_scenario(sys.argv[1])
+sim = Simulation(sc, int(sys.argv[2]), duration_s=float(sys.argv[3])).run()
+wall = time.perf_counter() - t0
+print(json.dumps({"wall_s": wall, "inserted": sim.inserted, "arrived": sim.finished,
+                  "in_network_at_end": sim.in_network(),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def sumo_bin(name: str) -> str | None:
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
+def run_greenwave(scenario: Path | str, seed: int = 1, duration_s: float = 3600.0) -> dict:
+    out = subprocess.run([sys.executable, "-c", GREENWAVE_RUN, str(scenario), str(seed), str(duration_s)],
+                         capture_output=True, text=True, check=True, cwd=REPO)
+    return json.loads(out.stdout)
+
+
+def run_sumo(net: Path, routes: Path, meso: bool, seed: int = 1) -> dict:
+    cmd = [sumo_bin("sumo") or "sumo", "-n", str(net), "-r", str(routes), "--end", "3600", "--step-length", "1",
+           "--seed", str(seed), "--no-step-log", "--no-warnings"]
+    if meso:
+        cmd += ["--mesosim", "--meso-junction-control"]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return {"wall_s": time.perf_counter() - t0}
+
+
+def median_of(fn, reps: int) -> dict:
+    runs = [fn() for _ in range(reps)]
+    best = dict(runs[0])
+    best["wall_s"] = statistics.median(r["wall_s"] for r in runs)
+    best["walls_s"] = [r["wall_s"] for r in runs]
+    return best
+
+
+def grid20() -> tuple[Path, Path, Path]:
+    """Build (once) the 20x20 grid with the reference generator and import it."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tag = "grid20_d38000"
+    net, rou, js = CACHE / f"{tag}.net.xml", CACHE / f"{tag}.rou.xml", CACHE / f"{tag}.json"
+    if not net.exists():
+        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        subprocess.run([sys.executable, str(REF_SUMO / "make_scenarios.py"), "--out", str(CACHE), "--grid-only",
+                        "--grid-n", "20", "--grid-demand", "38000", "--tag", tag], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+    if not js.exists():
+        subprocess.run([sys.executable, "-m", "traffic.cli.main", "scenario", "import", str(net), "--routes", str(rou),
+                        "--name", tag, "--route-group", "all=*", "-o", str(js)], check=True, cwd=REPO,
+                       stdout=subprocess.DEVNULL)
+    return net, rou, js
+
+
+def parallel_seeds() -> dict:
+    from simulation import simulate_seeds
+    from traffic.scenario_io import load_scenario
+
+    sc = load_scenario("grid")
+    out = {}
+    for jobs in (1, 2):
+        t0 = time.perf_counter()
+        r = simulate_seeds(sc, range(1, 11), jobs=jobs)
+        out[f"jobs{jobs}"] = {"wall_s": time.perf_counter() - t0, "runs": r["runs"]}
+    same = out["jobs1"]["runs"] == out["jobs2"]["runs"]
+    return {"serial_s": out["jobs1"]["wall_s"], "jobs2_s": out["jobs2"]["wall_s"],
+            "speedup": out["jobs1"]["wall_s"] / out["jobs2"]["wall_s"], "identical_results": same}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--with-micro-20x20", action="store_true", help="also time SUMO micro on 20x20 (about 6 min)")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "sim_speed.json"))
+    args = ap.parse_args()
+    have_sumo = sumo_bin("sumo") is not None and REF_SUMO.is_dir()
+    if not have_sumo:
+        print("SUMO or the reference scenarios are missing: timing Greenwave alone")
+    result: dict = {"reps": args.reps, "cases": {}}
+    cases = {"grid5_d3000": ("grid", REF_SUMO / "scenarios" / "grid.net.xml", REF_SUMO / "scenarios" / "grid.rou.xml")}
+    if have_sumo:
+        net, rou, js = grid20()
+        cases["grid20_d38000"] = (js, net, rou)
+    for name, (scenario, net, rou) in cases.items():
+        row = {"greenwave": median_of(lambda s=scenario: run_greenwave(s), args.reps)}
+        if have_sumo:
+            row["sumo_meso"] = median_of(lambda: run_sumo(net, rou, meso=True), args.reps)
+            if name == "grid5_d3000" or args.with_micro_20x20:
+                reps = args.reps if name == "grid5_d3000" else 1
+                row["sumo_micro"] = median_of(lambda: run_sumo(net, rou, meso=False), reps)
+        result["cases"][name] = row
+        g = row["greenwave"]
+        line = (f"{name:15s} Greenwave {g['wall_s']:7.2f} s (peak {g['peak_rss_mb']:.0f} MB, "
+                f"{g['in_network_at_end']:,} vehicles in the network at 3600 s)")
+        for mode in ("sumo_meso", "sumo_micro"):
+            if mode in row:
+                line += f" | {mode} {row[mode]['wall_s']:7.2f} s (Greenwave/{mode.split('_')[1]} = " \
+                        f"{g['wall_s'] / row[mode]['wall_s']:.2f})"
+        print(line, flush=True)
+    par = parallel_seeds()
+    result["parallel_seeds_grid5"] = par
+    print(f"10 seeds of the 5x5 grid: serial {par['serial_s']:.2f} s, --jobs 2 {par['jobs2_s']:.2f} s "
+          f"(speed-up {par['speedup']:.2f}x), identical results: {par['identical_results']}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
