@@ -156,7 +156,7 @@ class Simulation:
                 lane = self.next_lane(v, first=True)
             v.depart_s = env.now
             self.inserted += 1
-            self.enter_link(v, link, env.now, lane)
+            self.enter_link(v, link, env.now + self.params.depart_loss_s, lane)
 
     def headway(self, v: Vehicle, mv: MoveState) -> float:
         return max(1.0, mv.headway_s + self.params.headway_sd_s * v.headway_z)

@@ -67,7 +67,7 @@ class SignalTimer:
     Queries never change state; the simulator calls ``commit`` when a requested plan starts.
     """
 
-    __slots__ = ("_next", "_switch_at", "_windows", "_yellow_go_s", "anchor_s", "plan")
+    __slots__ = ("_cache", "_next", "_switch_at", "_windows", "_yellow_go_s", "anchor_s", "plan")
 
     def __init__(self, plan: SignalPlan, yellow_go_s: float) -> None:
         self._yellow_go_s = yellow_go_s
@@ -76,6 +76,9 @@ class SignalTimer:
         self._windows = movement_windows(plan, yellow_go_s)
         self._next: tuple[SignalPlan, dict[str, list[Window]]] | None = None
         self._switch_at = math.inf
+        # movement -> (asked_s, start_s, go_end_s, permissive): the answer for any t in
+        # [asked_s, go_end_s); cleared whenever the plans change
+        self._cache: dict[str, tuple[float, float, float, bool]] = {}
 
     @property
     def switch_at_s(self) -> float:
@@ -96,6 +99,7 @@ class SignalTimer:
         """
         self._switch_at = self.cycle_end_after(now_s)
         self._next = (plan, movement_windows(plan, self._yellow_go_s))
+        self._cache.clear()
         return self._switch_at
 
     def commit(self) -> None:
@@ -105,6 +109,7 @@ class SignalTimer:
             self.anchor_s = self._switch_at
             self._next = None
             self._switch_at = math.inf
+            self._cache.clear()
 
     def next_go(self, movement: str, t_s: float) -> tuple[float, float, bool, bool]:
         """Earliest time >= ``t_s`` at which ``movement`` may cross.
@@ -113,6 +118,17 @@ class SignalTimer:
         ``waited`` is True when ``t_s`` was outside any window (the vehicle stood at red).
         Returns ``(inf, inf, False, True)`` for a movement that is never served.
         """
+        hit = self._cache.get(movement)
+        if hit is not None and hit[0] <= t_s < hit[2]:
+            if t_s >= hit[1]:
+                return t_s, hit[2], hit[3], False
+            return hit[1], hit[2], hit[3], True
+        found = self._next_go(movement, t_s)
+        if found[0] < math.inf:
+            self._cache[movement] = (t_s, found[0], found[1], found[2])
+        return found
+
+    def _next_go(self, movement: str, t_s: float) -> tuple[float, float, bool, bool]:
         if t_s < self._switch_at:
             found = _search(self._windows.get(movement), self.anchor_s, self.plan.cycle_s, t_s)
             if found is not None and found[0] < self._switch_at:
