@@ -13,7 +13,7 @@ from tests.simulation.corridor import corridor
 from traffic.errors import PlanValidationError
 from traffic.scenario_io import load_scenario
 
-EXACT = SimParams(headway_sd_s=0.0, dawdle=1.0, min_gap_s=0.5, startup_s=1.5, yellow_go_s=0.0,
+EXACT = SimParams(headway_sd_s=0.0, dawdle=1.0, depart_loss_s=0.0, min_gap_s=0.5, startup_s=1.5, yellow_go_s=0.0,
                   headway_through_s=2.0, stop_threshold_s=3.0)
 
 
