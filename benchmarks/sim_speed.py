@@ -54,14 +54,28 @@ def run_greenwave(scenario: Path | str, seed: int = 1, duration_s: float = 3600.
     return json.loads(out.stdout)
 
 
-def run_sumo(net: Path, routes: Path, meso: bool, seed: int = 1) -> dict:
-    cmd = [sumo_bin("sumo") or "sumo", "-n", str(net), "-r", str(routes), "--end", "3600", "--step-length", "1",
-           "--seed", str(seed), "--no-step-log", "--no-warnings"]
-    if meso:
-        cmd += ["--mesosim", "--meso-junction-control"]
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return {"wall_s": time.perf_counter() - t0}
+SUMO_OUTPUTS = {
+    # what Greenwave produces too: per-trip results and overall statistics
+    "trips": ["--duration-log.statistics", "--tripinfo-output", "{tmp}/tripinfo.xml",
+              "--statistic-output", "{tmp}/stats.xml"],
+    # the reference's scale_bench.py command (adds a per-step network summary)
+    "reference": ["--duration-log.statistics", "--summary-output", "{tmp}/summary.xml",
+                  "--statistic-output", "{tmp}/stats.xml"],
+    # no output at all: SUMO's bare speed
+    "bare": [],
+}
+
+
+def run_sumo(net: Path, routes: Path, meso: bool, outputs: str = "trips", seed: int = 1) -> dict:
+    with tempfile.TemporaryDirectory(prefix="gw_speed_") as tmp:
+        cmd = [sumo_bin("sumo") or "sumo", "-n", str(net), "-r", str(routes), "--end", "3600", "--step-length", "1",
+               "--seed", str(seed), "--no-step-log", "--no-warnings"]
+        cmd += [a.format(tmp=tmp) for a in SUMO_OUTPUTS[outputs]]
+        if meso:
+            cmd += ["--mesosim", "--meso-junction-control"]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return {"wall_s": time.perf_counter() - t0}
 
 
 def median_of(fn, reps: int) -> dict:
@@ -99,7 +113,7 @@ def parallel_seeds() -> dict:
         t0 = time.perf_counter()
         r = simulate_seeds(sc, range(1, 11), jobs=jobs)
         out[f"jobs{jobs}"] = {"wall_s": time.perf_counter() - t0, "runs": r["runs"]}
-    same = out["jobs1"]["runs"] == out["jobs2"]["runs"]
+    same = json.dumps(out["jobs1"]["runs"]) == json.dumps(out["jobs2"]["runs"])  # NaN-safe comparison
     return {"serial_s": out["jobs1"]["wall_s"], "jobs2_s": out["jobs2"]["wall_s"],
             "speedup": out["jobs1"]["wall_s"] / out["jobs2"]["wall_s"], "identical_results": same}
 
@@ -121,19 +135,20 @@ def main() -> int:
     for name, (scenario, net, rou) in cases.items():
         row = {"greenwave": median_of(lambda s=scenario: run_greenwave(s), args.reps)}
         if have_sumo:
-            row["sumo_meso"] = median_of(lambda: run_sumo(net, rou, meso=True), args.reps)
+            for outputs in SUMO_OUTPUTS:
+                row[f"sumo_meso_{outputs}"] = median_of(
+                    lambda o=outputs, n=net, r=rou: run_sumo(n, r, meso=True, outputs=o), args.reps)
             if name == "grid5_d3000" or args.with_micro_20x20:
                 reps = args.reps if name == "grid5_d3000" else 1
-                row["sumo_micro"] = median_of(lambda: run_sumo(net, rou, meso=False), reps)
+                row["sumo_micro_trips"] = median_of(lambda n=net, r=rou: run_sumo(n, r, meso=False), reps)
         result["cases"][name] = row
         g = row["greenwave"]
-        line = (f"{name:15s} Greenwave {g['wall_s']:7.2f} s (peak {g['peak_rss_mb']:.0f} MB, "
-                f"{g['in_network_at_end']:,} vehicles in the network at 3600 s)")
-        for mode in ("sumo_meso", "sumo_micro"):
-            if mode in row:
-                line += f" | {mode} {row[mode]['wall_s']:7.2f} s (Greenwave/{mode.split('_')[1]} = " \
-                        f"{g['wall_s'] / row[mode]['wall_s']:.2f})"
-        print(line, flush=True)
+        print(f"{name}: Greenwave {g['wall_s']:.2f} s (peak {g['peak_rss_mb']:.0f} MB, "
+              f"{g['in_network_at_end']:,} vehicles in the network at 3600 s)")
+        for mode, r in row.items():
+            if mode.startswith("sumo"):
+                print(f"    {mode:22s} {r['wall_s']:7.2f} s   Greenwave / SUMO = {g['wall_s'] / r['wall_s']:.2f}")
+        sys.stdout.flush()
     par = parallel_seeds()
     result["parallel_seeds_grid5"] = par
     print(f"10 seeds of the 5x5 grid: serial {par['serial_s']:.2f} s, --jobs 2 {par['jobs2_s']:.2f} s "

@@ -137,7 +137,7 @@ class Simulation:
                 factor = vt.speed_factor * (1.0 + vt.speed_dev * sf[k])
                 factor = min(max(factor, 0.8 * vt.speed_factor), 1.2 * vt.speed_factor)
                 v = Vehicle(vid, fi, ri, self.route_moves[ri], factor, vt.max_speed_m_s, vt.vehicle_class, vt.pcu, t)
-                v.headway_z = float(z[k])
+                v.headway_dev_s = self.params.headway_sd_s * float(z[k])
                 vehicles.append(v)
                 vid += 1
             self._entry_queues.append(self.env.process(self._insert(self.links[link_id], vehicles)))
@@ -157,9 +157,6 @@ class Simulation:
             v.depart_s = env.now
             self.inserted += 1
             self.enter_link(v, link, env.now + self.params.depart_loss_s, lane)
-
-    def headway(self, v: Vehicle, mv: MoveState) -> float:
-        return max(1.0, mv.headway_s + self.params.headway_sd_s * v.headway_z)
 
     def next_lane(self, v: Vehicle, *, first: bool = False, force: bool = False) -> LaneServer | bool | None:
         """The lane ``v`` will queue in on its next link: the least loaded lane serving its movement
@@ -192,7 +189,8 @@ class Simulation:
         lane.last_arrival_s = a
         v.stop_arrival_s = a
         v.seg_entry_s = t
-        v.seg_ff_s = ff + self._internal_time(v, mv, stopped=False)
+        v.int_ff_s = self._internal_time(v, mv, stopped=False)
+        v.seg_ff_s = ff + v.int_ff_s
         lane.append(v)
 
     def _internal_time(self, v: Vehicle, mv: MoveState, stopped: bool, k: int = 0) -> float:
@@ -241,8 +239,7 @@ class Simulation:
 
     def cross(self, v: Vehicle, mv: MoveState, now: float, lane: LaneServer | None) -> None:
         """The vehicle drives through the junction onto its next link."""
-        stopped = v.queue_pos < 0
-        t_int = self._internal_time(v, mv, stopped, -1 - v.queue_pos if stopped else 0)
+        t_int = self._internal_time(v, mv, True, -1 - v.queue_pos) if v.queue_pos < 0 else v.int_ff_s
         vmax = min(mv.internal_speed_m_s * v.sf, min(mv.from_link.speed_m_s * v.sf, v.max_speed_m_s))
         v.ideal_s += mv.internal_length_m / vmax if mv.internal_length_m > 0 else 0.0
         group, v.group = v.group, None

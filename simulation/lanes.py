@@ -71,7 +71,8 @@ class LaneServer:
             v = queue[0]
             mv = v.moves[v.leg]
             now = env.now
-            t = max(now, v.stop_arrival_s, self.last_dep_s + sim.headway(v, mv))
+            headway = mv.headway_s + v.headway_dev_s
+            t = max(now, v.stop_arrival_s, self.last_dep_s + (headway if headway > 1.0 else 1.0))
             timer = mv.timer
             if timer is not None:
                 t_go, go_end, permissive, waited = timer.next_go(mv.id, t)
@@ -80,13 +81,23 @@ class LaneServer:
             else:
                 t_go, go_end, permissive, waited = t, math.inf, False, False
             if t_go > now:
-                if t_go == math.inf:
-                    t_go = now + 60.0  # movement not served by the plan in force: look again later
+                if t_go == math.inf or t_go >= go_end:
+                    # not served by the plan in force, or a window shorter than the start-up time
+                    self.sleeping_until = wake = min(go_end, now + 60.0)
+                    with contextlib.suppress(simpy.Interrupt):
+                        yield env.timeout(wake - now)
+                    self.sleeping_until = -math.inf
+                    continue
                 self.sleeping_until = t_go
-                with contextlib.suppress(simpy.Interrupt):
+                try:
                     yield env.timeout(t_go - now)
+                except simpy.Interrupt:  # a plan change: decide again
+                    self.sleeping_until = -math.inf
+                    continue
                 self.sleeping_until = -math.inf
-                continue
+                # nothing that decided t_go can have changed: the head vehicle, the last departure
+                # and the signal windows are this lane's own (plan changes interrupt the sleep)
+                now = env.now
             if permissive:
                 free_at = sim.blocked_until(mv, now)
                 if free_at > now:

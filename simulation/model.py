@@ -66,9 +66,9 @@ class MoveState:
 
 
 class Vehicle:
-    __slots__ = ("depart_s", "depart_sched_s", "flow", "group", "headway_z", "ideal_s", "leg", "max_speed_m_s",
-                 "moves", "pcu", "queue_pos", "route", "seg_entry_s", "seg_ff_s", "sf", "stop_arrival_s", "stops",
-                 "vclass", "vid", "wait_s")
+    __slots__ = ("depart_s", "depart_sched_s", "flow", "group", "headway_dev_s", "ideal_s", "int_ff_s", "leg",
+                 "max_speed_m_s", "moves", "pcu", "queue_pos", "route", "seg_entry_s", "seg_ff_s", "sf",
+                 "stop_arrival_s", "stops", "vclass", "vid", "wait_s")
 
     def __init__(self, vid: int, flow: int, route: int, moves: tuple[MoveState, ...], sf: float,
                  max_speed_m_s: float, vclass: str, pcu: float, depart_sched_s: float) -> None:
@@ -90,7 +90,8 @@ class Vehicle:
         self.seg_entry_s = 0.0
         self.seg_ff_s = 0.0
         self.queue_pos = 0  # < 0 after a stop: -1 - (position in the discharging queue)
-        self.headway_z = 0.0  # this driver's headway draw, in standard deviations
+        self.headway_dev_s = 0.0  # this driver's deviation from the saturation headway
+        self.int_ff_s = 0.0  # free-flow time through the next junction
         self.group: str | None = None  # lane group whose stop line it last crossed
 
 
