@@ -34,20 +34,9 @@ class LinkState:
 class MoveState:
     """A movement as the simulator uses it."""
 
-    __slots__ = (
-        "from_link",
-        "headway_s",
-        "id",
-        "internal_length_m",
-        "internal_speed_m_s",
-        "lane_group",
-        "lanes",
-        "priority",
-        "slot",
-        "timer",
-        "to_link",
-        "turn",
-    )
+    __slots__ = ("fast_a", "fast_b", "fast_vmax", "from_link", "headway_s", "id", "internal_length_m",
+                 "internal_speed_m_s", "lane_group", "lane_stats", "lanes", "priority", "slot", "timer", "to_link",
+                 "turn")
 
     def __init__(self, move_id: str, from_link: LinkState, to_link: LinkState, turn: str, headway_s: float,
                  internal_length_m: float, internal_speed_m_s: float, timer: SignalTimer | None) -> None:
@@ -63,6 +52,12 @@ class MoveState:
         self.priority: list[MoveState] = []  # movements this one yields to
         self.slot: JunctionSlot | None = None
         self.lane_group: dict[int, str] = {}  # lane index -> lane group id
+        self.lane_stats: dict[int, list[float]] = {}  # lane index -> its lane group's accumulators
+        # free-flow time through the junction is fast_a / sf + fast_b * sf for a vehicle with speed
+        # factor sf whose own top speed (>= fast_vmax) does not bind
+        self.fast_a = 0.0
+        self.fast_b = 0.0
+        self.fast_vmax = 0.0
 
 
 class Vehicle:
@@ -92,7 +87,7 @@ class Vehicle:
         self.queue_pos = 0  # < 0 after a stop: -1 - (position in the discharging queue)
         self.headway_dev_s = 0.0  # this driver's deviation from the saturation headway
         self.int_ff_s = 0.0  # free-flow time through the next junction
-        self.group: str | None = None  # lane group whose stop line it last crossed
+        self.group: list[float] | None = None  # accumulators of the lane group whose stop line it last crossed
 
 
 class VehicleLog:
