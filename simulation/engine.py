@@ -48,6 +48,8 @@ class Simulation:
         self.finished = 0
         self.total = 0
         self._group_stats: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])  # n, delay, pcu
+        self._blocked: dict[simpy.Event, Vehicle] = {}  # vehicles waiting for room, for the teleport watchdog
+        self._watchdog: simpy.Process | None = None
         self.horizon_s = (scenario.begin_s + duration_s) if duration_s is not None \
             else scenario.end_s + params.max_extra_s
         self._build_network()
@@ -94,10 +96,10 @@ class Simulation:
                     for lane in g.lanes:
                         self.moves[mid].lane_group[lane] = f"{iid}/{g.id}"
                         self.moves[mid].lane_stats[lane] = stats
+            for a, b in sorted(inter.yields):
+                self.moves[a].priority.append(self.moves[b])
         for mv in self.moves.values():
             self._prepare_fast_internal(mv)
-            for a, b in inter.yields:
-                self.moves[a].priority.append(self.moves[b])
         if p.junction_storage_veh > 0:
             for mv in self.moves.values():
                 if mv.priority:
@@ -280,16 +282,31 @@ class Simulation:
                 break
 
     def wait_for_space(self, v: Vehicle, *, first: bool = False, teleport: bool = True):
-        """Wait until a lane ``v`` may enter next has room (or, blocked too long, its teleport time)."""
+        """Wait until a lane ``v`` may enter next has room; vehicles blocked at a stop line are also
+        released by the teleport watchdog once blocked ``teleport_s``."""
         ev = self.env.event()
         since = v.depart_sched_s if first else v.stop_arrival_s
         for lane in v.moves[v.leg if first else v.leg + 1].lanes:
             lane.space_waiters.append((since, ev))
         if teleport and self.params.teleport_s > 0:
-            left = v.stop_arrival_s + self.params.teleport_s - self.env.now
-            yield ev | self.env.timeout(max(left, 0.0))
-        else:
-            yield ev
+            self._blocked[ev] = v
+            if self._watchdog is None:
+                self._watchdog = self.env.process(self._teleport_watchdog())
+        yield ev
+        self._blocked.pop(ev, None)
+
+    def _teleport_watchdog(self, every_s: float = 10.0):
+        """Wake vehicles that have waited for room longer than ``teleport_s`` (checked every 10 s, so a
+        teleport happens up to 10 s after SUMO's would); one process instead of a timer per wait."""
+        limit = self.params.teleport_s
+        while self._blocked:
+            yield self.env.timeout(every_s)
+            now = self.env.now
+            for ev, v in list(self._blocked.items()):
+                if now - v.stop_arrival_s >= limit and not ev.triggered:
+                    del self._blocked[ev]
+                    ev.succeed()
+        self._watchdog = None
 
     def teleport_due(self, v: Vehicle, now: float) -> bool:
         if self.params.teleport_s > 0 and now - v.stop_arrival_s >= self.params.teleport_s:

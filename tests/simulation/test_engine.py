@@ -162,3 +162,13 @@ def test_fidelity_smoke_isolated_x080():
     assert left == pytest.approx(64.9, rel=0.15)
     assert r["metrics"]["arrived"] == r["metrics"]["inserted"]
     assert not math.isnan(r["sd"]["metrics"]["mean_time_loss_s"])
+
+
+def test_every_intersection_gets_its_yield_rules():
+    """Permissive movements yield to exactly the movements the intersection says, at every signal."""
+    sc = load_scenario("arterial")
+    sim = Simulation(sc, seed=1)
+    for inter in sc.intersections.values():
+        for mid in inter.movements:
+            expected = sorted(b for a, b in inter.yields if a == mid)
+            assert sorted(p.id for p in sim.moves[mid].priority) == expected, mid
