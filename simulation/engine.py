@@ -48,6 +48,8 @@ class Simulation:
         self.finished = 0
         self.total = 0
         self._group_stats: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])  # n, delay, pcu
+        self._inv_dawdle = 1.0 / params.dawdle
+        self._min_gap_s = params.min_gap_s
         self._blocked: dict[simpy.Event, Vehicle] = {}  # vehicles waiting for room, for the teleport watchdog
         self._watchdog: simpy.Process | None = None
         self.horizon_s = (scenario.begin_s + duration_s) if duration_s is not None \
@@ -178,9 +180,12 @@ class Simulation:
         return best
 
     def enter_link(self, v: Vehicle, link: LinkState, t: float, lane: LaneServer | None) -> None:
-        vmax = min(link.speed_m_s * v.sf, v.max_speed_m_s)
-        ff = link.length_m / (vmax * self.params.dawdle)
-        v.ideal_s += link.length_m / vmax
+        vmax = link.speed_m_s * v.sf
+        if vmax > v.max_speed_m_s:
+            vmax = v.max_speed_m_s
+        ideal = link.length_m / vmax
+        ff = ideal * self._inv_dawdle
+        v.ideal_s += ideal
         if lane is None:
             link.occupancy += 1
             arrive = t + ff
@@ -190,8 +195,9 @@ class Simulation:
         mv = v.moves[v.leg]
         lane.occupancy += 1
         a = t + ff
-        if a < lane.last_arrival_s + self.params.min_gap_s:
-            a = lane.last_arrival_s + self.params.min_gap_s
+        earliest = lane.last_arrival_s + self._min_gap_s
+        if a < earliest:
+            a = earliest
         lane.last_arrival_s = a
         v.stop_arrival_s = a
         v.seg_entry_s = t
@@ -215,6 +221,7 @@ class Simulation:
             b += (v_out - v_t) ** 2 / (2.0 * p.accel_m_s2 * v_out)
         mv.fast_b = b
         mv.fast_vmax = 1.2 * max(v_in, v_out)  # the highest speed factor SUMO draws is 1.2
+        mv.ideal_a = mv.internal_length_m / v_t if mv.internal_length_m > 0 else 0.0
 
     def _internal_time(self, v: Vehicle, mv: MoveState, stopped: bool, k: int = 0) -> float:
         p = self.params
@@ -262,8 +269,12 @@ class Simulation:
     def cross(self, v: Vehicle, mv: MoveState, now: float, lane: LaneServer | None) -> None:
         """The vehicle drives through the junction onto its next link."""
         t_int = self._internal_time(v, mv, True, -1 - v.queue_pos) if v.queue_pos < 0 else v.int_ff_s
-        vmax = min(mv.internal_speed_m_s * v.sf, min(mv.from_link.speed_m_s * v.sf, v.max_speed_m_s))
-        v.ideal_s += mv.internal_length_m / vmax if mv.internal_length_m > 0 else 0.0
+        if mv.internal_length_m > 0:
+            if v.max_speed_m_s >= mv.fast_vmax:
+                v.ideal_s += mv.ideal_a / v.sf
+            else:
+                vmax = min(mv.internal_speed_m_s * v.sf, mv.from_link.speed_m_s * v.sf, v.max_speed_m_s)
+                v.ideal_s += mv.internal_length_m / vmax
         stats, v.group = v.group, None
         if stats is not None:
             stats[1] += (now + t_int - v.seg_entry_s) - v.seg_ff_s

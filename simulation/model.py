@@ -34,9 +34,25 @@ class LinkState:
 class MoveState:
     """A movement as the simulator uses it."""
 
-    __slots__ = ("fast_a", "fast_b", "fast_vmax", "from_link", "headway_s", "id", "internal_length_m",
-                 "internal_speed_m_s", "lane_group", "lane_stats", "lanes", "priority", "slot", "timer", "to_link",
-                 "turn")
+    __slots__ = (
+        "fast_a",
+        "fast_b",
+        "fast_vmax",
+        "from_link",
+        "headway_s",
+        "id",
+        "ideal_a",
+        "internal_length_m",
+        "internal_speed_m_s",
+        "lane_group",
+        "lane_stats",
+        "lanes",
+        "priority",
+        "slot",
+        "timer",
+        "to_link",
+        "turn",
+    )
 
     def __init__(self, move_id: str, from_link: LinkState, to_link: LinkState, turn: str, headway_s: float,
                  internal_length_m: float, internal_speed_m_s: float, timer: SignalTimer | None) -> None:
@@ -58,6 +74,7 @@ class MoveState:
         self.fast_a = 0.0
         self.fast_b = 0.0
         self.fast_vmax = 0.0
+        self.ideal_a = 0.0  # internal length / internal speed limit: ideal time through at sf = 1
 
 
 class Vehicle:
