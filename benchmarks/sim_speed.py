@@ -5,7 +5,7 @@ Cases: the reference 5x5 grid (3,000 veh/h) and a 20x20 grid of the same design 
 which needs SUMO's ``netconvert``) and imported with ``greenwave scenario import``. Every run
 simulates 1 h (SUMO ``--end 3600``). Wall time is the median of ``--reps`` runs, each in a fresh
 process; Greenwave's includes loading the scenario JSON and building the model, not the Python
-interpreter's start. Also measures 10 seeds in series against ``--jobs 2``.
+interpreter's start and imports (reported apart as ``import_s``). Also measures 10 seeds in series against ``--jobs 2``.
 
     python benchmarks/sim_speed.py [--reps 3] [--with-micro-20x20] [--out benchmarks/results/sim_speed.json]
 """
@@ -31,13 +31,16 @@ CACHE = REPO / "benchmarks" / ".cache"
 
 GREENWAVE_RUN = """
 import json, resource, sys, time
-t0 = time.perf_counter()
+t_import = time.perf_counter()
 from traffic.scenario_io import load_scenario
 from simulation import Simulation
+t0 = time.perf_counter()
 sc = load_scenario(sys.argv[1])
+t_load = time.perf_counter()
 sim = Simulation(sc, int(sys.argv[2]), duration_s=float(sys.argv[3])).run()
 wall = time.perf_counter() - t0
-print(json.dumps({"wall_s": wall, "inserted": sim.inserted, "arrived": sim.finished,
+print(json.dumps({"wall_s": wall, "import_s": t0 - t_import, "load_s": t_load - t0,
+                  "run_s": time.perf_counter() - t_load, "inserted": sim.inserted, "arrived": sim.finished,
                   "in_network_at_end": sim.in_network(),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -143,7 +146,8 @@ def main() -> int:
                 row["sumo_micro_trips"] = median_of(lambda n=net, r=rou: run_sumo(n, r, meso=False), reps)
         result["cases"][name] = row
         g = row["greenwave"]
-        print(f"{name}: Greenwave {g['wall_s']:.2f} s (peak {g['peak_rss_mb']:.0f} MB, "
+        print(f"{name}: Greenwave {g['wall_s']:.2f} s (imports {g['import_s']:.2f} s apart; "
+              f"peak {g['peak_rss_mb']:.0f} MB, "
               f"{g['in_network_at_end']:,} vehicles in the network at 3600 s)")
         for mode, r in row.items():
             if mode.startswith("sumo"):
