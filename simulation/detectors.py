@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from traffic.counts import Health, IntervalCounts
+from traffic.signal_plan import SignalPlan
 
 if TYPE_CHECKING:
     from simulation.engine import Simulation
@@ -56,7 +57,11 @@ class DetectorBank:
             self.history.extend(emitted.values())
             self._counts.clear()
             start = now
-            if sim.controller is not None:
-                plans = sim.controller(now, emitted) or {}
+            controller = sim.controller
+            if controller is not None:
+                if hasattr(controller, "decide"):
+                    plans = controller.decide(now, emitted, sim.signal_states()) or {}
+                else:
+                    plans = controller(now, emitted) or {}
                 for iid, plan in plans.items():
-                    sim.request_plan(iid, plan)
+                    sim.request_plan(iid, plan if isinstance(plan, SignalPlan) else list(plan))

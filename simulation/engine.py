@@ -15,6 +15,7 @@ from simulation.lanes import JunctionSlot, LaneServer
 from simulation.model import LinkState, MoveState, Vehicle, VehicleLog
 from simulation.params import DEFAULT_PARAMS, SimParams
 from simulation.signals import SignalTimer
+from traffic.control import Controller, SignalState
 from traffic.counts import IntervalCounts
 from traffic.errors import ModelError
 from traffic.network import JAM_SPACING_M
@@ -23,8 +24,10 @@ from traffic.scenario import Scenario
 from traffic.signal_plan import SignalPlan
 
 PlanDecider = Callable[[float, Mapping[str, IntervalCounts]], Mapping[str, SignalPlan] | None]
-"""A controller hook: called at every detector interval with the counts of each intersection; it
-returns the plans to switch to (by intersection id), or ``None``."""
+"""A bare controller hook: called at every detector interval with the counts of each intersection;
+it returns the plans to switch to (by intersection id), or ``None``. Objects with a ``decide``
+method (``traffic.control.Controller``) also receive the signals' state and may return plan
+sequences (transition cycles)."""
 
 
 class Simulation:
@@ -32,7 +35,7 @@ class Simulation:
 
     def __init__(self, scenario: Scenario, seed: int = 1, params: SimParams = DEFAULT_PARAMS, *,
                  duration_s: float | None = None, detector_interval_s: float | None = None,
-                 controller: PlanDecider | None = None, record_departures: bool = False,
+                 controller: PlanDecider | Controller | None = None, record_departures: bool = False,
                  progress: Callable[[float], None] | None = None) -> None:
         self.scenario = scenario
         self.departures: list[tuple[float, str, int]] | None = [] if record_departures else None
@@ -363,27 +366,46 @@ class Simulation:
 
     # --- control -------------------------------------------------------------------------------
 
-    def request_plan(self, intersection: str, plan: SignalPlan) -> float:
-        """Switch an intersection to ``plan`` at the end of its current cycle (after validation)."""
+    def request_plan(self, intersection: str, plan: SignalPlan | list[SignalPlan]) -> float:
+        """Switch an intersection to ``plan`` at the end of its current cycle (after validation).
+
+        A list runs its plans in turn, one cycle each, the last one until the next request.
+        Raises ``PlanValidationError`` (and changes nothing) if any plan is unsafe.
+        """
         inter = self.scenario.intersections.get(intersection)
         if inter is None:
             raise ModelError(f"unknown intersection {intersection!r}")
-        check_plan(plan, inter)
+        sequence = [plan] if isinstance(plan, SignalPlan) else list(plan)
+        if not sequence:
+            raise ModelError(f"empty plan sequence for {intersection!r}")
+        for p in sequence:
+            check_plan(p, inter)
         timer = self.timers[intersection]
-        switch_at = timer.request(plan, self.env.now)
+        switch_at = timer.request(sequence, self.env.now)
+        self._schedule_commit(intersection, sequence[0], switch_at)
+        return switch_at
+
+    def _schedule_commit(self, intersection: str, plan: SignalPlan, switch_at: float) -> None:
         ev = self.env.timeout(switch_at - self.env.now)
         ev.callbacks.append(lambda _e: self._commit(intersection, plan, switch_at))
-        return switch_at
 
     def _commit(self, intersection: str, plan: SignalPlan, switch_at: float) -> None:
         timer = self.timers[intersection]
         if timer.pending_plan is not plan or timer.switch_at_s != switch_at:
             return  # replaced by a later request
-        timer.commit()
+        following = timer.commit()
         self.plan_changes.append((self.env.now, intersection, plan.name))
+        if following < math.inf:
+            self._schedule_commit(intersection, timer.pending_plan, following)
         for lane in self.lanes_of_intersection[intersection]:
             if lane.sleeping_until > self.env.now and lane.proc.is_alive and lane.proc.target is not None:
                 lane.proc.interrupt("plan change")
+
+    def signal_states(self) -> dict[str, SignalState]:
+        """Each signal's plan in force and the end of its current cycle (for controllers)."""
+        now = self.env.now
+        return {iid: SignalState(iid, t.plan, t.cycle_end_after(now), t.pending_plan is not None)
+                for iid, t in self.timers.items()}
 
     # --- running -------------------------------------------------------------------------------
 

@@ -67,7 +67,8 @@ class SignalTimer:
     Queries never change state; the simulator calls ``commit`` when a requested plan starts.
     """
 
-    __slots__ = ("_cache", "_next", "_switch_at", "_windows", "_yellow_go_s", "anchor_s", "plan")
+    __slots__ = ("_cache", "_later", "_next", "_next_end", "_switch_at", "_windows", "_yellow_go_s", "anchor_s",
+                 "plan")
 
     def __init__(self, plan: SignalPlan, yellow_go_s: float) -> None:
         self._yellow_go_s = yellow_go_s
@@ -76,6 +77,8 @@ class SignalTimer:
         self._windows = movement_windows(plan, yellow_go_s)
         self._next: tuple[SignalPlan, dict[str, list[Window]]] | None = None
         self._switch_at = math.inf
+        self._next_end = math.inf  # when the next plan hands over to a later one (transition cycles)
+        self._later: list[SignalPlan] = []  # plans after the next one, each but the last for one cycle
         # movement -> (asked_s, start_s, go_end_s, permissive): the answer for any t in
         # [asked_s, go_end_s); cleared whenever the plans change
         self._cache: dict[str, tuple[float, float, float, bool]] = {}
@@ -92,24 +95,32 @@ class SignalTimer:
         c = self.plan.cycle_s
         return self.anchor_s + (math.floor((t_s - self.anchor_s) / c) + 1) * c
 
-    def request(self, plan: SignalPlan, now_s: float) -> float:
-        """Run ``plan`` from the end of the current cycle; returns when it starts.
+    def request(self, plans: SignalPlan | list[SignalPlan], now_s: float) -> float:
+        """Run ``plans`` from the end of the current cycle; returns when the first starts.
 
-        A later request before that time replaces this one.
+        Every plan but the last runs for one cycle (transition cycles); a later request before the
+        first starts replaces this one.
         """
+        sequence = [plans] if isinstance(plans, SignalPlan) else list(plans)
         self._switch_at = self.cycle_end_after(now_s)
-        self._next = (plan, movement_windows(plan, self._yellow_go_s))
+        self._next = (sequence[0], movement_windows(sequence[0], self._yellow_go_s))
+        self._later = sequence[1:]
+        self._next_end = self._switch_at + sequence[0].cycle_s if self._later else math.inf
         self._cache.clear()
         return self._switch_at
 
-    def commit(self) -> None:
-        """Make the requested plan current (call at ``switch_at_s``)."""
+    def commit(self) -> float:
+        """Make the requested plan current (call at ``switch_at_s``); returns when the following
+        plan of the sequence starts (``inf`` if none)."""
         if self._next is not None:
             self.plan, self._windows = self._next
             self.anchor_s = self._switch_at
             self._next = None
             self._switch_at = math.inf
             self._cache.clear()
+            if self._later:
+                return self.request(self._later, self.anchor_s)
+        return math.inf
 
     def next_go(self, movement: str, t_s: float) -> tuple[float, float, bool, bool]:
         """Earliest time >= ``t_s`` at which ``movement`` may cross.
@@ -140,10 +151,12 @@ class SignalTimer:
             waited = False
         assert self._next is not None
         plan, windows = self._next
+        if t_s >= self._next_end:  # beyond the one transition cycle the next plan runs
+            return self._next_end, self._next_end, False, True
         found = _search(windows.get(movement), self._switch_at, plan.cycle_s, t_s)
-        if found is None:
-            return math.inf, math.inf, False, True
-        return found[0], found[1], found[2], found[3] or waited
+        if found is None or found[0] >= self._next_end:
+            return self._next_end, self._next_end, False, True
+        return found[0], min(found[1], self._next_end), found[2], found[3] or waited
 
     def state_at(self, movement: str, t_s: float) -> str:
         """SUMO character of a movement at time ``t_s`` (for detectors and tests)."""
