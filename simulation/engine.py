@@ -295,6 +295,21 @@ class Simulation:
                 ev.succeed()
                 break
 
+    def room_ahead(self, v: Vehicle):
+        """Generator: the lane ``v`` enters next (``None`` on its last link) if it has room now.
+
+        Otherwise waits until room frees and returns ``False`` (the caller decides again: its
+        signal may have changed meanwhile), or, blocked longer than ``teleport_s``, forces the
+        vehicle ahead as SUMO's teleport does.
+        """
+        target = self.next_lane(v)
+        if target is not False:
+            return target
+        yield from self.wait_for_space(v)
+        if self.teleport_due(v, self.env.now):
+            return self.next_lane(v, force=True)
+        return False
+
     def wait_for_space(self, v: Vehicle, *, first: bool = False, teleport: bool = True):
         """Wait until a lane ``v`` may enter next has room; vehicles blocked at a stop line are also
         released by the teleport watchdog once blocked ``teleport_s``."""

@@ -110,12 +110,9 @@ class LaneServer:
                     with contextlib.suppress(simpy.Interrupt):
                         yield env.timeout(min(free_at, go_end) - now)
                     continue
-            target = sim.next_lane(v)
+            target = yield from sim.room_ahead(v)
             if target is False:
-                yield from sim.wait_for_space(v)
-                if sim.next_lane(v) is False and not sim.teleport_due(v, env.now):
-                    continue
-                target = sim.next_lane(v, force=True)
+                continue  # waited for room: the signal may have changed meanwhile, decide again
             queue.popleft()
             sim.leave_lane(self, v, mv, env.now, into_slot=False)
             sim.cross(v, mv, env.now, target)
@@ -163,12 +160,9 @@ class JunctionSlot:
                 yield env.timeout(min(free_at, clear_at) - now)
                 continue
             v = self.queue[0]
-            target = sim.next_lane(v)
+            target = yield from sim.room_ahead(v)
             if target is False:
-                yield from sim.wait_for_space(v)
-                if sim.next_lane(v) is False and not sim.teleport_due(v, env.now):
-                    continue
-                target = sim.next_lane(v, force=True)
+                continue
             self.queue.popleft()
             self.clear_at.popleft()
             sim.cross(v, mv, env.now, target)

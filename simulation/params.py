@@ -4,9 +4,9 @@ reference isolated intersection)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 
+from traffic.checks import require
 from traffic.errors import ModelError
 
 
@@ -61,15 +61,11 @@ class SimParams:
     max_extra_s: float = 7200.0
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if not math.isfinite(value) or value < 0:
-                raise ModelError(f"simulation parameter {f.name} (={value}) must be a finite number >= 0")
+        require(self, [f.name for f in fields(self)], what="simulation parameter")
+        require(self, ("headway_through_s", "headway_right_s", "headway_left_s", "accel_m_s2", "turn_decel_m_s2"),
+                strict=True, what="simulation parameter")
         if not 0 < self.dawdle <= 1:
             raise ModelError(f"dawdle (={self.dawdle}) must be in (0, 1]")
-        for name in ("headway_through_s", "headway_right_s", "headway_left_s", "accel_m_s2", "turn_decel_m_s2"):
-            if getattr(self, name) <= 0:
-                raise ModelError(f"simulation parameter {name} must be > 0")
 
 
 DEFAULT_PARAMS = SimParams()

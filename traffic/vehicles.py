@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from traffic.checks import require
 from traffic.errors import ModelError
 
 VEHICLE_CLASSES = ("car", "motorcycle", "bus", "truck", "bicycle")
@@ -54,14 +54,10 @@ class VehicleType:
         if self.vehicle_class not in VEHICLE_CLASSES:
             raise ModelError(f"vehicle type {self.id!r}: vehicle_class {self.vehicle_class!r} "
                              f"must be one of {', '.join(VEHICLE_CLASSES)}")
-        for attr in ("pcu", "length_m", "max_speed_m_s", "accel_m_s2", "decel_m_s2", "speed_factor"):
-            value = getattr(self, attr)
-            if not math.isfinite(value) or value <= 0:
-                raise ModelError(f"vehicle type {self.id!r}: {attr} (={value}) must be > 0")
-        for attr in ("min_gap_m", "sigma", "tau_s", "speed_dev"):
-            value = getattr(self, attr)
-            if not math.isfinite(value) or value < 0:
-                raise ModelError(f"vehicle type {self.id!r}: {attr} (={value}) must be >= 0")
+        what = f"vehicle type {self.id!r}"
+        require(self, ("pcu", "length_m", "max_speed_m_s", "accel_m_s2", "decel_m_s2", "speed_factor"),
+                strict=True, what=what)
+        require(self, ("min_gap_m", "sigma", "tau_s", "speed_dev"), what=what)
 
     @property
     def jam_spacing_m(self) -> float:
