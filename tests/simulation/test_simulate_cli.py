@@ -50,3 +50,11 @@ def test_simulate_bad_input(args, message, capsys):
     assert main(["simulate", "isolated_x050", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_simulate_adaptive_controller(capsys):
+    assert main(["simulate", "arterial_timevarying", "--controller", "adaptive", "--duration-s", "1800",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["controller"] == "adaptive" and out["controller_events"] == []
+    assert out["metrics"]["inserted"] > 500

@@ -1,0 +1,103 @@
+"""Per-movement demand from a scenario's flows or from interval counts (one function, two sources)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from signal_control.errors import OptimizerError
+from traffic.counts import IntervalCounts
+from traffic.scenario import Scenario
+
+
+@dataclass(frozen=True, slots=True)
+class MovementFlow:
+    """Demand of one movement: vehicles and passenger-car units per hour."""
+
+    veh_h: float
+    pcu_h: float
+
+
+def movement_demand(scenario: Scenario,
+                    counts: Sequence[IntervalCounts] | Mapping[str, float] | None = None,
+                    window_s: tuple[float, float] | None = None) -> dict[str, MovementFlow]:
+    """Flow of every signalised movement of ``scenario``.
+
+    Args:
+        scenario: network, intersections and (when ``counts`` is None) demand.
+        counts: measured demand instead of the scenario's flows: interval counts keyed by movement
+            id (several intervals are averaged, PCU from each count's classes), or a plain mapping
+            movement id -> veh/h (PCU = veh).
+        window_s: ``(begin_s, end_s)`` over which scenario flows are averaged; default the
+            scenario's simulated window.
+
+    Returns:
+        movement id -> :class:`MovementFlow` for every movement of every intersection (0 when unseen).
+
+    Raises:
+        OptimizerError: negative or non-finite flows, counts for unknown movements, or no demand at all.
+    """
+    known = {m for inter in scenario.intersections.values() for m in inter.movements}
+    if counts is None:
+        flows = _from_scenario(scenario, window_s)
+    elif isinstance(counts, Mapping):
+        flows = _from_mapping(counts)
+    else:
+        flows = _from_counts(counts)
+    unknown = sorted(set(flows) - set(scenario.network.movements))
+    if unknown:
+        raise OptimizerError(f"demand names unknown movements {unknown[:5]}")
+    out = {m: flows.get(m, MovementFlow(0.0, 0.0)) for m in sorted(known)}
+    if not any(f.veh_h > 0 for f in out.values()):
+        raise OptimizerError(f"scenario {scenario.name!r}: no demand on any signalised movement")
+    return out
+
+
+def _from_mapping(flows: Mapping[str, float]) -> dict[str, MovementFlow]:
+    out = {}
+    for mid, q in flows.items():
+        if not math.isfinite(q) or q < 0:
+            raise OptimizerError(f"flow of movement {mid!r} (={q} veh/h) must be a finite number >= 0")
+        out[mid] = MovementFlow(float(q), float(q))
+    return out
+
+
+def _from_counts(counts: Sequence[IntervalCounts]) -> dict[str, MovementFlow]:
+    if not counts:
+        raise OptimizerError("no interval counts given")
+    veh: dict[str, float] = {}
+    pcu: dict[str, float] = {}
+    hours = sum(c.duration_s for c in counts) / 3600.0
+    for c in counts:
+        for key in c.counts:
+            veh[key] = veh.get(key, 0.0) + c.vehicles(key)
+            pcu[key] = pcu.get(key, 0.0) + c.pcus(key)
+    return {k: MovementFlow(veh[k] / hours, pcu[k] / hours) for k in veh}
+
+
+def _from_scenario(scenario: Scenario, window_s: tuple[float, float] | None) -> dict[str, MovementFlow]:
+    begin, end = window_s if window_s is not None else (scenario.begin_s, scenario.end_s)
+    if not end > begin:
+        raise OptimizerError(f"demand window ({begin}, {end}) must have end > begin")
+    hours = (end - begin) / 3600.0
+    veh: dict[str, float] = {}
+    pcu: dict[str, float] = {}
+    net = scenario.network
+    items: list[tuple[object, float]] = []
+    for flow in scenario.demand.flows:
+        n = sum(s.flow_veh_h * max(0.0, min(end, s.end_s) - max(begin, s.begin_s)) / 3600.0 for s in flow.slices)
+        items.append((flow, n))
+    items += [(trip, 1.0) for trip in scenario.demand.trips if begin <= trip.depart_s < end]
+    for item, n in items:
+        if n <= 0:
+            continue
+        factor = scenario.demand.pcu(item.vehicle_type)  # type: ignore[attr-defined]
+        for a, b in itertools.pairwise(scenario.route_links(item)):  # type: ignore[arg-type]
+            m = net.movement_between(a, b)
+            if m is None:
+                continue
+            veh[m.id] = veh.get(m.id, 0.0) + n / hours
+            pcu[m.id] = pcu.get(m.id, 0.0) + n * factor / hours
+    return {k: MovementFlow(veh[k], pcu[k]) for k in veh}
