@@ -19,10 +19,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
-## demo: install and run the main job (currently: summary of the built-in arterial and a safety check)
+## demo: install and run the main job (currently: optimise the arterial, simulate before and after)
 demo: $(VENV)/.installed
-	$(VENV)/bin/greenwave scenario show arterial
-	$(VENV)/bin/greenwave plan check arterial
+	mkdir -p out
+	$(VENV)/bin/greenwave optimize arterial --saturation sumo --out out/arterial_plan.json --plot out/arterial_tsd.png
+	$(VENV)/bin/greenwave simulate arterial --seeds 4 --jobs 2
+	$(VENV)/bin/greenwave simulate arterial --plan out/arterial_plan.json --seeds 4 --jobs 2
+	@echo "time-space diagram: out/arterial_tsd.png, plan: out/arterial_plan.json"
 
 ## test: install everything the tests need and run the whole suite, then ruff
 test: $(VENV)/.installed-dev
