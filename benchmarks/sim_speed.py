@@ -125,6 +125,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--with-micro-20x20", action="store_true", help="also time SUMO micro on 20x20 (about 6 min)")
+    ap.add_argument("--cases", default="grid5_d3000,grid20_d38000", help="comma-separated cases to time")
+    ap.add_argument("--no-parallel", action="store_true", help="skip the 10-seed --jobs comparison")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "sim_speed.json"))
     args = ap.parse_args()
     have_sumo = sumo_bin("sumo") is not None and REF_SUMO.is_dir()
@@ -132,9 +134,10 @@ def main() -> int:
         print("SUMO or the reference scenarios are missing: timing Greenwave alone")
     result: dict = {"reps": args.reps, "cases": {}}
     cases = {"grid5_d3000": ("grid", REF_SUMO / "scenarios" / "grid.net.xml", REF_SUMO / "scenarios" / "grid.rou.xml")}
-    if have_sumo:
+    if have_sumo and "grid20_d38000" in args.cases.split(","):
         net, rou, js = grid20()
         cases["grid20_d38000"] = (js, net, rou)
+    cases = {k: v for k, v in cases.items() if k in args.cases.split(",")}
     for name, (scenario, net, rou) in cases.items():
         row = {"greenwave": median_of(lambda s=scenario: run_greenwave(s), args.reps)}
         if have_sumo:
@@ -153,10 +156,11 @@ def main() -> int:
             if mode.startswith("sumo"):
                 print(f"    {mode:22s} {r['wall_s']:7.2f} s   Greenwave / SUMO = {g['wall_s'] / r['wall_s']:.2f}")
         sys.stdout.flush()
-    par = parallel_seeds()
-    result["parallel_seeds_grid5"] = par
-    print(f"10 seeds of the 5x5 grid: serial {par['serial_s']:.2f} s, --jobs 2 {par['jobs2_s']:.2f} s "
-          f"(speed-up {par['speedup']:.2f}x), identical results: {par['identical_results']}")
+    if not args.no_parallel:
+        par = parallel_seeds()
+        result["parallel_seeds_grid5"] = par
+        print(f"10 seeds of the 5x5 grid: serial {par['serial_s']:.2f} s, --jobs 2 {par['jobs2_s']:.2f} s "
+              f"(speed-up {par['speedup']:.2f}x), identical results: {par['identical_results']}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
