@@ -1,4 +1,8 @@
-"""Camera frames to interval counts (YOLO detection, tracking, line/zone counting).
+"""Camera frames to interval counts: YOLO detection, tracking, line/zone counting, camera health.
 
-Not built yet: see the "Camera to counts" issue. Nothing here is imported by other packages.
+Modules, one concept each: ``sources`` (files and live streams), ``detector`` (Ultralytics YOLO),
+``region`` and ``slicing`` (where and how finely to look), ``tracking`` and ``stitching``
+(persistent ids), ``line_counter`` and ``zone_counter`` (``Counter`` strategies), ``health``,
+``aggregation`` (``IntervalCounts``), ``pipeline`` (wires them), ``cli`` (``greenwave count``).
+Ultralytics, torch and OpenCV are imported inside functions only, so importing this package is cheap.
 """

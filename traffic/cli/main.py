@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "traffic.cli.plan_cmd",
     "simulation.cli",
     "signal_control.cli",
+    "detection.cli",
 ]
 
 EXIT_USER_ERROR = 2
