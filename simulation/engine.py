@@ -52,6 +52,10 @@ class Simulation:
         self.total = 0
         self._group_stats: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])  # n, delay, pcu
         self._inv_dawdle = 1.0 / params.dawdle
+        self._stop_threshold_s = params.stop_threshold_s
+        self._stop_go_loss_s = params.stop_go_loss_s
+        # speed a vehicle has at the stop line when it leaves a standing queue from position k
+        self._queue_speed_m_s = [math.sqrt(2.0 * params.accel_m_s2 * JAM_SPACING_M * k) for k in range(64)]
         self._min_gap_s = params.min_gap_s
         self._blocked: dict[simpy.Event, Vehicle] = {}  # vehicles waiting for room, for the teleport watchdog
         self._watchdog: simpy.Process | None = None
@@ -233,7 +237,8 @@ class Simulation:
         v_out = min(mv.to_link.speed_m_s * v.sf, v.max_speed_m_s)
         t = mv.internal_length_m / (v_t * p.dawdle) if mv.internal_length_m > 0 else 0.0
         if stopped:
-            v_c = min(v_t, math.sqrt(2.0 * p.accel_m_s2 * JAM_SPACING_M * k))
+            v_k = self._queue_speed_m_s[k] if k < 64 else math.inf
+            v_c = v_t if v_t < v_k else v_k
             return t + (v_out - v_c) ** 2 / (2.0 * p.accel_m_s2 * v_out)
         if v_t < v_in:
             t += (v_in - v_t) ** 2 / (2.0 * p.turn_decel_m_s2 * v_in)
@@ -243,11 +248,11 @@ class Simulation:
 
     def leave_lane(self, lane: LaneServer, v: Vehicle, mv: MoveState, now: float, into_slot: bool) -> None:
         """The head vehicle crosses the stop line (into the junction, or into its waiting slot)."""
-        p = self.params
         delay = now - v.stop_arrival_s
-        if delay > p.stop_threshold_s:
+        if delay > self._stop_threshold_s:
             v.stops += 1
-            v.wait_s += max(0.0, delay - p.stop_go_loss_s)
+            if delay > self._stop_go_loss_s:
+                v.wait_s += delay - self._stop_go_loss_s
             gap = now - lane.last_dep_s
             lane.run_k = lane.run_k + 1 if gap < 2.5 * mv.headway_s and lane.run_k >= 0 else 0
             v.queue_pos = -1 - lane.run_k
@@ -264,7 +269,9 @@ class Simulation:
             stats[2] += v.pcu
         if into_slot:
             v.stop_arrival_s = now  # waiting inside the junction starts now (teleport clock, slot delay)
-        self._free(lane)
+        lane.occupancy -= 1
+        if lane.space_waiters:
+            self._wake_waiter(lane)
         if self.detectors is not None:
             self.detectors.count(mv, v, lane)
         v.group = stats
@@ -284,9 +291,8 @@ class Simulation:
         v.leg += 1
         self.enter_link(v, mv.to_link, now + t_int, lane)
 
-    def _free(self, lane: LaneServer) -> None:
-        """One place freed in ``lane``: wake the vehicle that has waited longest for it."""
-        lane.occupancy -= 1
+    def _wake_waiter(self, lane: LaneServer) -> None:
+        """A place was freed in ``lane``: wake the vehicle that has waited longest for it."""
         waiters = lane.space_waiters
         while waiters:
             k = min(range(len(waiters)), key=lambda i: waiters[i][0])

@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     from simulation.engine import Simulation
 
 
+def wake_at(env: simpy.Environment, event: simpy.Event, t_s: float) -> None:
+    """Trigger ``event`` at time ``t_s`` (not before now): an idle lane sleeps straight on until its new
+    vehicle reaches the stop line, instead of waking now only to go back to sleep (one event fewer
+    per vehicle that finds its lane empty). Same effect as ``succeed()`` with a delay."""
+    event._ok = True
+    event._value = None
+    env.schedule(event, delay=max(0.0, t_s - env.now))
+
+
 class LaneServer:
     __slots__ = ("capacity", "idle", "index", "last_arrival_s", "last_dep_move", "last_dep_s", "link", "occupancy",
                  "proc", "queue", "run_k", "sim", "sleeping_until", "space_waiters")
@@ -47,7 +56,7 @@ class LaneServer:
         self.queue.append(v)
         if self.idle is not None:
             ev, self.idle = self.idle, None
-            ev.succeed()
+            wake_at(self.sim.env, ev, v.stop_arrival_s)
 
     def queued(self, now_s: float) -> int:
         """Vehicles standing at (or arrived at) the stop line now."""
