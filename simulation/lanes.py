@@ -119,9 +119,11 @@ class LaneServer:
                     with contextlib.suppress(simpy.Interrupt):
                         yield env.timeout(min(free_at, go_end) - now)
                     continue
-            target = yield from sim.room_ahead(v)
+            target = sim.next_lane(v)
             if target is False:
-                continue  # waited for room: the signal may have changed meanwhile, decide again
+                target = yield from sim.room_ahead(v)
+                if target is False:
+                    continue  # waited for room: the signal may have changed meanwhile, decide again
             queue.popleft()
             sim.leave_lane(self, v, mv, env.now, into_slot=False)
             sim.cross(v, mv, env.now, target)
