@@ -1,4 +1,4 @@
-"""FastAPI control API and operator dashboard.
+"""FastAPI control API and operator dashboard (``greenwave serve``).
 
-Not built yet: see the API issue.
+``api.main.create_app(settings)`` builds the application; nothing is created at import time.
 """

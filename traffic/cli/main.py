@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "simulation.cli",
     "signal_control.cli",
     "detection.cli",
+    "api.cli",
 ]
 
 EXIT_USER_ERROR = 2

@@ -1,0 +1,88 @@
+"""The application factory: ``create_app(Settings(...))`` builds storage, live state, workers and routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import select
+
+from api import store
+from api.context import AppContext
+from api.db import Camera, make_engine, make_sessionmaker, migrate
+from api.errors import install_handlers
+from api.feed import Hub
+from api.jobs import JobRunner, fail_interrupted
+from api.limits import BodyLimitMiddleware, RateLimiter
+from api.live import LiveState
+from api.metrics import Metrics, MetricsMiddleware
+from api.routes import admin, audit, auth, counts, feed, health, intersections, jobs, plans
+from api.settings import Settings
+from traffic.scenario_io import load_scenario
+
+API_PREFIX = "/api/v1"
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def build_context(settings: Settings) -> AppContext:
+    """Open (and migrate) the database, load the scenario, seed its plans, fill the live state."""
+    scenario = load_scenario(settings.scenario)
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    sessions = make_sessionmaker(engine)
+    live = LiveState(scenario)
+    with sessions() as db:
+        secret = store.server_secret(db)
+        store.seed_scenario(db, scenario, settings.clock())
+        live.load(db)
+        keys = {c.key_id: (c.id, c.key_hash) for c in db.scalars(select(Camera))}
+    fail_interrupted(sessions, settings.clock())
+    return AppContext(settings=settings, engine=engine, sessions=sessions, scenario=scenario,
+                      scenario_ref=settings.scenario, live=live, hub=Hub(),
+                      limiter=RateLimiter(settings.rate_per_s, settings.rate_burst), metrics=Metrics(),
+                      secret=secret, camera_keys=keys)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    ctx = build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.hub.bind(asyncio.get_running_loop())
+        if settings.job_workers > 0:
+            ctx.jobs = JobRunner(ctx, settings.job_workers)
+            ctx.jobs.start()
+        tick = asyncio.create_task(feed.ticker(ctx))
+        try:
+            yield
+        finally:
+            tick.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await tick
+            if ctx.jobs is not None:
+                ctx.jobs.stop()
+            ctx.engine.dispose()
+
+    app = FastAPI(title="Greenwave control API", version="1.0.0", lifespan=lifespan,
+                  description="Traffic-centre interface: intersections, signal plans, counts, jobs, audit, "
+                              "live feed. Times are seconds since the Unix epoch (server clock).")
+    app.state.ctx = ctx
+    install_handlers(app)
+    for module in (auth, intersections, plans, counts, jobs, audit, admin, health, feed):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
+    return app

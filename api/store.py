@@ -1,0 +1,82 @@
+"""Database operations shared by routes, the live state and the job worker."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.db import Activation, AuditEntry, Control, Meta, Plan
+from traffic import schema as S
+from traffic.scenario import Scenario
+from traffic.scenario_io import plan_from_model, plan_to_model
+from traffic.signal_plan import SignalPlan
+
+MODES = ("adaptive", "fixed", "failsafe", "manual")
+
+
+def plan_body(plan: SignalPlan) -> str:
+    return plan_to_model(plan, with_intersection=False).model_dump_json()
+
+
+def plan_of(row: Plan) -> SignalPlan:
+    return plan_from_model(S.PlanModel.model_validate_json(row.body), row.intersection)
+
+
+def plan_json(row: Plan) -> dict[str, Any]:
+    """The public JSON of a stored plan version."""
+    body = json.loads(row.body)
+    body.pop("intersection", None)
+    return {"id": row.id, "intersection": row.intersection, "version": row.version, "created_by": row.created_by,
+            "created_at": row.created_at, **body}
+
+
+def latest_plan(session: Session, iid: str, name: str) -> Plan | None:
+    return session.scalars(select(Plan).where(Plan.intersection == iid, Plan.name == name)
+                           .order_by(Plan.version.desc()).limit(1)).first()
+
+
+def audit(session: Session, at: float, actor: str, action: str, target: str, before: Any = None,
+          after: Any = None) -> AuditEntry:
+    entry = AuditEntry(at=at, actor=actor, action=action, target=target, before=json.dumps(before),
+                       after=json.dumps(after))
+    session.add(entry)
+    return entry
+
+
+def audit_json(e: AuditEntry) -> dict[str, Any]:
+    return {"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
+            "before": json.loads(e.before), "after": json.loads(e.after)}
+
+
+def server_secret(session: Session) -> str:
+    """The token-signing secret, created once per database (tokens survive a restart)."""
+    row = session.get(Meta, "jwt_secret")
+    if row is None:
+        row = Meta(key="jwt_secret", value=secrets.token_urlsafe(48))
+        session.add(row)
+        session.commit()
+    return row.value
+
+
+def seed_scenario(session: Session, scenario: Scenario, now_s: float) -> None:
+    """Store the scenario's plans and put its active plans in force, for intersections not seen before."""
+    for iid in scenario.intersections:
+        known = session.scalar(select(func.count()).select_from(Plan).where(Plan.intersection == iid))
+        if known:
+            continue
+        ids = {}
+        for name, plan in scenario.plans[iid].items():
+            row = Plan(intersection=iid, name=name, version=1, body=plan_body(plan), created_by="scenario",
+                       created_at=now_s)
+            session.add(row)
+            session.flush()
+            ids[name] = row.id
+        session.add(Activation(intersection=iid, plan_id=ids[scenario.active_plans[iid]], kind="initial",
+                               requested_at=now_s, effective_at=0.0, actor="scenario"))
+        if session.get(Control, iid) is None:
+            session.add(Control(intersection=iid, mode="fixed", version=1))
+    session.commit()

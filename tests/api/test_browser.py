@@ -1,0 +1,101 @@
+"""The dashboard in a real headless Chromium (Debian's chromium + chromedriver, driven by Selenium):
+log in, see an intersection's live phase change, activate a plan with confirmation, see the audit entry."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import httpx
+import pytest
+
+from tests.api.conftest import plan_body
+from tests.api.server import Server, greenwave
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1400,1100", f"--user-data-dir={tmp_path / 'profile'}"):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def wait_for(predicate, timeout_s: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_operator_dashboard(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    db = f"sqlite:///{tmp_path / 'gw.db'}"
+    assert greenwave("users", "create", "olga", "--role", "operator", "--password-stdin", "--db", db,
+                     stdin="operator-pass\n").returncode == 0
+    server = Server(db, scenario=str(fast_arterial(tmp_path))).start()
+    try:
+        op = server.token("olga", "operator-pass")
+        browser.get(server.url + "/")
+        browser.find_element(By.ID, "login-user").send_keys("olga")
+        browser.find_element(By.ID, "login-pass").send_keys("operator-pass")
+        browser.find_element(By.ID, "login-btn").click()
+        wait_for(lambda: browser.find_element(By.ID, "feed-state").text == "live", what="live feed")
+        phase = browser.find_element(By.ID, "phase")
+        first = wait_for(lambda: phase.text not in ("", "-") and phase.text, what="a phase")
+        wait_for(lambda: phase.text != first, timeout_s=40, what="the live phase to change")
+        browser.save_screenshot(os.environ.get("GREENWAVE_SCREENSHOT", str(tmp_path / "dashboard.png")))
+
+        button = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "button.activate[data-plan='greenwave']"),
+                          what="the activate button")[0]
+        button.click()
+        alert = wait_for(lambda: _alert(browser), what="the confirmation")
+        assert "greenwave" in alert.text
+        alert.accept()
+        wait_for(lambda: "takes effect" in browser.find_element(By.ID, "action-msg").text, what="activation")
+        wait_for(lambda: "olga activate intersection/I1" in browser.find_element(By.ID, "audit").text,
+                 what="the audit entry")
+        status = httpx.get(server.url + "/api/v1/intersections/I1/status", headers=op).json()
+        assert (status["pending"] or {}).get("plan") == "greenwave" or status["plan"]["name"] == "greenwave"
+    finally:
+        server.stop()
+
+
+def fast_arterial(tmp_path):
+    """The arterial with a 22 s program at I1, so that its phase changes within seconds."""
+    from traffic import schema as S
+    from traffic.scenario_io import load_scenario, plan_from_model, save_scenario
+
+    fast = plan_from_model(S.PlanModel(intersection="I1", **plan_body("fast", 6.0, 6.0)), "I1")
+    path = tmp_path / "arterial_fast.json"
+    save_scenario(load_scenario("arterial").with_plans({"I1": fast}), path)
+    return path
+
+
+def _alert(browser):
+    from selenium.common.exceptions import NoAlertPresentException
+
+    try:
+        return browser.switch_to.alert
+    except NoAlertPresentException:
+        return None
