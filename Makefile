@@ -19,13 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
-## demo: install and run the main job (currently: optimise the arterial, simulate before and after)
+## demo: install and run the main job: the closed-loop demo on the built-in time-varying arterial
 demo: $(VENV)/.installed
-	mkdir -p out
-	$(VENV)/bin/greenwave optimize arterial --saturation sumo --out out/arterial_plan.json --plot out/arterial_tsd.png
-	$(VENV)/bin/greenwave simulate arterial --seeds 4 --jobs 2
-	$(VENV)/bin/greenwave simulate arterial --plan out/arterial_plan.json --seeds 4 --jobs 2
-	@echo "time-space diagram: out/arterial_tsd.png, plan: out/arterial_plan.json"
+	$(VENV)/bin/greenwave demo
 
 ## test: install everything the tests need and run the whole suite, then ruff
 test: $(VENV)/.installed-dev

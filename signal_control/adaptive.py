@@ -8,7 +8,13 @@ Every decision interval (the detectors' counting interval), the controller
    again for ``recover_intervals`` intervals. Every change of mode is logged with its reason;
 2. smooths healthy counts per movement (exponential smoothing over ``smoothing_horizon_s``);
 3. every ``reoptimize_every_s`` re-optimises cycle, splits and offsets of the whole network with
-   the Numba optimiser on the smoothed flows;
+   the Numba optimiser on the smoothed flows (saturation flows of ``params.webster``: by default
+   those measured in SUMO micro, which the simulator is calibrated to), and keeps the plans in
+   force when the new ones are not predicted to be at least ``min_gain`` better on the same demand
+   (a transition costs a few disturbed cycles; chasing noise in the counts costs more than it brings).
+   While a signal is in failsafe the others are re-optimised on its time-of-day cycle, with all
+   offsets shifted together so that the failsafe signal sits where the optimiser wanted it (the
+   corridor stays on one cycle and coordinated around the signal it cannot adapt);
 4. moves each signal to its new plan through bounded transition cycles
    (``signal_control.transition``), starting at the end of the cycle in progress.
 
@@ -22,7 +28,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from signal_control.errors import OptimizerError
+from signal_control.movement_demand import movement_demand
+from signal_control.network_model import build_arrays
 from signal_control.optimize import Method, optimize
+from signal_control.params import DEFAULT_DELAY, SUMO_MICRO, WebsterParams
 from signal_control.transition import transition_plans
 from traffic.checks import require
 from traffic.control import SignalState
@@ -50,12 +59,18 @@ class AdaptiveParams:
     """Healthy intervals needed to leave failsafe."""
     min_network_flow_veh_h: float = 300.0
     """What "the other intersections flow" means for the stuck-at-zero check."""
+    webster: WebsterParams = SUMO_MICRO
+    """Saturation flows and lost times the optimiser plans with."""
+    min_gain: float = 0.03
+    """Smallest predicted relative gain (performance index, same demand) worth a plan change; 0 always changes."""
 
     def __post_init__(self) -> None:
         require(self, ("reoptimize_every_s", "smoothing_horizon_s", "capacity_factor", "min_network_flow_veh_h"),
                 strict=True, what="adaptive parameter")
         if not 0 < self.max_step < 1:
             raise ModelError(f"max_step (={self.max_step}) must be between 0 and 1")
+        if not 0 <= self.min_gain < 1:
+            raise ModelError(f"min_gain (={self.min_gain}) must be in [0, 1)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +102,8 @@ class AdaptiveController:
     modes: dict[str, str] = field(default_factory=dict)
     applied: list[tuple[float, str, str]] = field(default_factory=list)
     """Every plan the controller asked for: (time, intersection, plan name)."""
+    decisions: list[ControllerEvent] = field(default_factory=list)
+    """Re-optimisations whose plans were not worth a change (``events`` holds the mode changes)."""
 
     def __post_init__(self) -> None:
         if not self.time_of_day:
@@ -118,13 +135,17 @@ class AdaptiveController:
             self.modes[i] == "adaptive" for i in changed_mode)
         if due and self._smoothed:
             self._last_opt_s = now_s
-            targets = self._optimise(now_s)
+            targets = self._optimise(now_s, signals)
             for iid, plan in targets.items():
                 if self.modes[iid] == "adaptive" and self._differs(iid, plan, signals[iid]):
                     out[iid] = self._move(iid, plan, signals[iid])
         return out
 
     # --- pieces -----------------------------------------------------------------------------------
+
+    def target_plans(self) -> dict[str, SignalPlan]:
+        """The plan each signal runs or is moving to (its time-of-day plan until the first change)."""
+        return {iid: self._targets.get(iid, self.time_of_day_plan(iid, 0.0)) for iid in self.scenario.intersections}
 
     def time_of_day_plan(self, intersection: str, now_s: float) -> SignalPlan:
         day_s = now_s % 86400.0
@@ -185,15 +206,50 @@ class AdaptiveController:
                 old = self._smoothed.get(m)
                 self._smoothed[m] = q if old is None else old + alpha * (q - old)
 
-    def _optimise(self, now_s: float) -> dict[str, SignalPlan]:
+    def _optimise(self, now_s: float, signals: Mapping[str, SignalState]) -> dict[str, SignalPlan]:
+        demand = dict(self._smoothed)
+        # a signal in failsafe runs its time-of-day plan: keep the others on its cycle, so that the
+        # corridor stays on one common cycle and the adaptive signals stay coordinated among themselves
+        fallback = [self.time_of_day_plan(iid, now_s).cycle_s for iid, m in self.modes.items() if m == "failsafe"]
         try:
-            result = optimize(self.scenario, self.params.method, counts=dict(self._smoothed),
-                              name=f"adaptive@{now_s:.0f}", rules=self.rules)
+            result = optimize(self.scenario, self.params.method, counts=demand, webster=self.params.webster,
+                              cycle_s=fallback[0] if fallback else None, name=f"adaptive@{now_s:.0f}",
+                              rules=self.rules)
         except OptimizerError as exc:
             for iid in self.scenario.intersections:
                 self.events.append(ControllerEvent(now_s, iid, "kept", f"optimiser: {exc}"))
             return {}
-        return dict(result.plans)
+        plans = dict(result.plans)
+        if fallback:
+            plans = self._aligned_to_fallback(plans, now_s)
+        running = {iid: self._targets.get(iid, signals[iid].plan) for iid in plans if iid in signals}
+        gain = self._predicted_gain(running, result.predicted_pi, demand)
+        if gain is not None and gain < self.params.min_gain:
+            self.decisions.append(ControllerEvent(now_s, "*", "kept", f"predicted gain {100 * gain:.1f}% < "
+                                                                      f"{100 * self.params.min_gain:g}%"))
+            return {}
+        return plans
+
+    def _aligned_to_fallback(self, plans: dict[str, SignalPlan], now_s: float) -> dict[str, SignalPlan]:
+        """Shift every offset by one amount (the coordination among the plans is unchanged) so that the
+        first signal in failsafe, which runs its time-of-day plan, sits where the optimiser wanted it."""
+        iid = next(i for i, m in self.modes.items() if m == "failsafe")
+        fixed = self.time_of_day_plan(iid, now_s)
+        delta = fixed.offset_s - plans[iid].offset_s
+        return {i: p.with_offset(round((p.offset_s + delta) % p.cycle_s, 3)) for i, p in plans.items()}
+
+    def _predicted_gain(self, current: Mapping[str, SignalPlan], new_pi: float | None,
+                        demand: Mapping[str, float]) -> float | None:
+        """Relative PI gain of the new plans (``new_pi``) over ``current``, the plans being run (or being
+        moved to), on ``demand``; None when not comparable (no PI, a signal missing, plans of different
+        cycles in force)."""
+        if self.params.min_gain <= 0 or new_pi is None or len(current) != len(self.scenario.intersections) \
+                or len({p.cycle_s for p in current.values()}) != 1:
+            return None
+        arrays = build_arrays(self.scenario, current, movement_demand(self.scenario, demand), self.params.webster,
+                              DEFAULT_DELAY)
+        old_pi = arrays.pi()
+        return (old_pi - new_pi) / old_pi if old_pi > 0 else None
 
     def _differs(self, iid: str, plan: SignalPlan, state: SignalState) -> bool:
         old = self._targets.get(iid, state.plan)

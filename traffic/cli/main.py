@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "traffic.cli.plan_cmd",
     "simulation.cli",
     "signal_control.cli",
+    "signal_control.demo.cli",
     "detection.cli",
     "api.cli",
 ]
