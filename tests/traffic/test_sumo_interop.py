@@ -158,3 +158,34 @@ def test_route_file_variants(ref_sumo, tmp_path):
     assert sc.route_links(trips["t1"]) == ("S_C", "C_N")
     assert sc.demand.routes[trips["v1"].route].links == ("E_C", "C_W")
     assert sc.route_links(flows["c"]) == ("W_C", "C_E")
+
+
+def test_import_sumocfg_real_city(resco, tmp_path, capsys):
+    """ingolstadt7: the config names the net and routes and the 16:00-17:00 window."""
+    from traffic.cli.main import main
+
+    out = tmp_path / "ing.json"
+    assert main(["scenario", "import", str(resco / "ingolstadt7.sumocfg"), "-o", str(out)]) == 0
+    sc = load_scenario(out)
+    assert sc.name == "ingolstadt7"
+    assert (sc.begin_s, sc.end_s) == (57600.0, 61200.0)
+    assert len(sc.intersections) == 7 and len(sc.network.links) == 95
+    assert sum(link.num_lanes for link in sc.network.links.values()) == 276
+    assert len(sc.demand.trips) == 3031
+    buses = [t for t in sc.demand.trips if sc.demand.vehicle_types[t.vehicle_type].vehicle_class == "bus"]
+    assert len(buses) == 38 and sc.demand.pcu(buses[0].vehicle_type) == 2.0
+    # every trip is routable on the imported network (fastest free-flow route)
+    assert all(sc.route_links(t)[0] == t.origin for t in sc.demand.trips[:200])
+
+
+def test_malformed_sumocfg(tmp_path):
+    from traffic.sumo.config import read_sumocfg
+
+    bad = tmp_path / "x.sumocfg"
+    bad.write_text("<configuration><input></input></configuration>")
+    with pytest.raises(SumoFormatError, match="exactly one net-file"):
+        read_sumocfg(bad)
+    bad.write_text("<configuration><input><net-file value='a.net.xml'/></input>"
+                   "<time><begin value='noon'/></time></configuration>")
+    with pytest.raises(SumoFormatError, match="begin='noon' is not a number"):
+        read_sumocfg(bad)

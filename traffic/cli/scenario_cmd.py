@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from traffic.errors import ScenarioError
 from traffic.scenario_io import builtin_scenarios, load_scenario, save_scenario, scenario_to_model
@@ -17,10 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.required = True
 
     imp = s.add_parser("import", help="build a scenario JSON from SUMO net, route and additional files",
-                       description="Import a SUMO network (.net.xml), its demand (.rou.xml) and signal "
-                                   "programs. A program defined in an additional file becomes the active plan "
-                                   "of its signal (the last one loaded wins, as in SUMO).")
-    imp.add_argument("net", metavar="NET.net.xml", help="SUMO network file")
+                       description="Import a SUMO network (.net.xml) or a whole SUMO configuration (.sumocfg: "
+                                   "its net, route and additional files and its begin/end window), the demand "
+                                   "(.rou.xml; trips are routed by fastest free-flow route) and signal programs. "
+                                   "A program defined in an additional file becomes the active plan of its "
+                                   "signal (the last one loaded wins, as in SUMO).")
+    imp.add_argument("net", metavar="NET.net.xml|CONFIG.sumocfg", help="SUMO network file or configuration")
     imp.add_argument("--routes", nargs="+", default=[], metavar="ROUTES.rou.xml", help="SUMO route files")
     imp.add_argument("--additional", nargs="+", default=[], metavar="TLS.add.xml",
                      help="additional files with tlLogic programs")
@@ -55,8 +58,16 @@ def _import(args: argparse.Namespace) -> int:
             if not sep or not name or not pats:
                 raise ScenarioError(f"--route-group {spec!r}: expected NAME=PATTERN[,PATTERN...]")
             groups[name] = tuple(p for p in pats.split(",") if p)
-    scenario = import_sumo(args.net, args.routes, args.additional, name=args.name,
-                           begin_s=args.begin_s, end_s=args.end_s, route_groups=groups)
+    net, routes, additional, begin_s, end_s = args.net, args.routes, args.additional, args.begin_s, args.end_s
+    if str(net).endswith(".sumocfg"):
+        from traffic.sumo.config import read_sumocfg
+
+        cfg = read_sumocfg(net)
+        net, routes, additional = cfg.net, [*cfg.routes, *routes], [*cfg.additional, *additional]
+        begin_s = cfg.begin_s if begin_s is None else begin_s
+        end_s = cfg.end_s if end_s is None else end_s
+    scenario = import_sumo(net, routes, additional, name=args.name or Path(args.net).name.split(".")[0],
+                           begin_s=begin_s, end_s=end_s, route_groups=groups)
     save_scenario(scenario, args.output)
     print(f"wrote {args.output}: {len(scenario.intersections)} signals, {len(scenario.network.links)} links, "
           f"{len(scenario.demand.flows)} flows, {len(scenario.demand.trips)} trips")
