@@ -39,6 +39,14 @@ def latest_plan(session: Session, iid: str, name: str) -> Plan | None:
                            .order_by(Plan.version.desc()).limit(1)).first()
 
 
+def plan_version(session: Session, iid: str, name: str, version: int | None) -> Plan | None:
+    """One stored version of a plan; the latest when ``version`` is None."""
+    if version is None:
+        return latest_plan(session, iid, name)
+    return session.scalars(select(Plan).where(Plan.intersection == iid, Plan.name == name,
+                                              Plan.version == version)).first()
+
+
 def audit(session: Session, at: float, actor: str, action: str, target: str, before: Any = None,
           after: Any = None) -> AuditEntry:
     entry = AuditEntry(at=at, actor=actor, action=action, target=target, before=json.dumps(before),

@@ -63,11 +63,7 @@ def get_plan(iid: str, name: str, ctx: Ctx, db: DB, response: Response, _: Viewe
              version: int | None = None) -> dict[str, Any]:
     """A plan (latest version unless ``version``); the ETag is its version, for If-Match on edits."""
     intersection_or_404(ctx, iid)
-    if version is None:
-        row = store.latest_plan(db, iid, name)
-    else:
-        row = db.scalars(select(Plan).where(Plan.intersection == iid, Plan.name == name,
-                                            Plan.version == version)).first()
+    row = store.plan_version(db, iid, name, version)
     if row is None:
         raise ApiError(404, f"no plan {name!r} at {iid!r}" + (f" version {version}" if version else ""))
     response.headers["ETag"] = f'"{row.version}"'
@@ -135,12 +131,7 @@ def activate_plan(iid: str, name: str, ctx: Ctx, db: DB, who: Operator, body: Ac
     """Put a plan in force at the end of the current cycle (If-Match: the intersection's status ETag)."""
     intersection_or_404(ctx, iid)
     control.check_if_match(ctx, iid, if_match)
-    version = body.version if body else None
-    if version is None:
-        row = store.latest_plan(db, iid, name)
-    else:
-        row = db.scalars(select(Plan).where(Plan.intersection == iid, Plan.name == name,
-                                            Plan.version == version)).first()
+    row = store.plan_version(db, iid, name, body.version if body else None)
     if row is None:
         raise ApiError(404, f"no plan {name!r} at {iid!r}")
     return control.activate(ctx, db, iid, row, who.name)
