@@ -8,7 +8,6 @@ thousand long-lived processes, not 10,000.
 from __future__ import annotations
 
 import math
-from collections import deque
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -130,7 +129,3 @@ class VehicleLog:
         self.waiting_s: list[float] = []
         self.stops: list[int] = []
         self.depart_delay_s: list[float] = []
-
-
-def new_queue() -> deque:
-    return deque()

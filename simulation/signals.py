@@ -158,19 +158,6 @@ class SignalTimer:
             return self._next_end, self._next_end, False, True
         return found[0], min(found[1], self._next_end), found[2], found[3] or waited
 
-    def state_at(self, movement: str, t_s: float) -> str:
-        """SUMO character of a movement at time ``t_s`` (for detectors and tests)."""
-        plan, anchor = self.plan, self.anchor_s
-        if t_s >= self._switch_at and self._next is not None:
-            plan, anchor = self._next[0], self._switch_at
-        pos = (t_s - anchor) % plan.cycle_s
-        acc = 0.0
-        for index, kind, dur in plan.intervals():
-            if pos < acc + dur:
-                return plan.phases[index].state_of(movement, kind)
-            acc += dur
-        return "r"
-
 
 def _search(windows: list[Window] | None, anchor_s: float, cycle_s: float,
             t_s: float) -> tuple[float, float, bool, bool] | None:
