@@ -96,8 +96,11 @@ async function refreshPanel() {
   if (!S.sel) return;
   renderPanel();
   const plans = (await api("/intersections/" + encodeURIComponent(S.sel) + "/plans")).body;
-  const ul = $("plans"); ul.innerHTML = "";
   const canOperate = ROLES.indexOf(S.me.role) >= 1;
+  // Rebuild the list only when it changed, so that a button is never replaced under the operator's click.
+  const sig = JSON.stringify([S.sel, canOperate, plans.map((p) => [p.name, p.version, p.cycle_s, p.active])]);
+  const ul = $("plans"); if (ul.dataset.sig === sig) return;
+  ul.dataset.sig = sig; ul.innerHTML = "";
   for (const p of plans) {
     const li = el("li", {}, ul);
     el("span", {text: `${p.name} v${p.version} (cycle ${p.cycle_s} s) `}, li);

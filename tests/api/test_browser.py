@@ -66,9 +66,7 @@ def test_operator_dashboard(browser, tmp_path):
         wait_for(lambda: phase.text != first, timeout_s=40, what="the live phase to change")
         browser.save_screenshot(os.environ.get("GREENWAVE_SCREENSHOT", str(tmp_path / "dashboard.png")))
 
-        button = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "button.activate[data-plan='greenwave']"),
-                          what="the activate button")[0]
-        button.click()
+        wait_for(lambda: _click(browser, "button.activate[data-plan='greenwave']"), what="the activate button")
         alert = wait_for(lambda: _alert(browser), what="the confirmation")
         assert "greenwave" in alert.text
         alert.accept()
@@ -90,6 +88,21 @@ def fast_arterial(tmp_path):
     path = tmp_path / "arterial_fast.json"
     save_scenario(load_scenario("arterial").with_plans({"I1": fast}), path)
     return path
+
+
+def _click(browser, selector: str) -> bool:
+    """Click the first element matching ``selector``; False while it is missing or being re-rendered."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    found = browser.find_elements(By.CSS_SELECTOR, selector)
+    if not found:
+        return False
+    try:
+        found[0].click()
+    except StaleElementReferenceException:
+        return False
+    return True
 
 
 def _alert(browser):
