@@ -1,15 +1,18 @@
-"""The contract between controllers and whatever runs the signals (simulator, SUMO, the live API).
+"""The contracts between controllers and whatever runs the signals (simulator, SUMO, the live API).
 
 Every decision interval, the runner calls ``Controller.decide`` with the interval counts of each
 intersection and the state of its signals; the controller answers, per intersection, a sequence of
 plans: all but the last run for exactly one cycle each (transition cycles), the last runs until
 the next decision. The sequence starts at the end of the cycle in progress.
+
+Stage controllers (``StageController``) run no cycle: every control step they choose the stage
+each intersection shows next, from detector observations (see ``traffic.stages``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from traffic.counts import IntervalCounts
@@ -32,3 +35,41 @@ class Controller(Protocol):
 
     def decide(self, now_s: float, counts: Mapping[str, IntervalCounts],
                signals: Mapping[str, SignalState]) -> Mapping[str, Sequence[SignalPlan]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StageObservation:
+    """What a stage controller sees of one intersection at a control step (see ``traffic.stages``).
+
+    Vehicle figures come from the approach detectors (cameras or loops covering the last stretch of
+    each approach lane, and the first stretch of each exit lane); a lane that serves several
+    movements shares its vehicles equally among them.
+    """
+
+    intersection: str
+    stage: int
+    """The stage green now, or the one being cleared to."""
+    green_s: float
+    """Seconds the stage has been green (0 while clearing)."""
+    can_switch: bool
+    """True when a request for another stage takes effect now (green, minimum green served)."""
+    queue_veh: Mapping[str, float]
+    """Per movement: halting vehicles on its approach lanes."""
+    moving_veh: Mapping[str, float]
+    """Per movement: vehicles on its approach lanes' detected stretch that are not halting."""
+    exit_veh_per_lane: Mapping[str, float]
+    """Per movement: vehicles per lane on the detected stretch of its exit link."""
+    storage_veh: Mapping[str, float] = field(default_factory=dict)
+    """Per movement: vehicles its approach's detected stretch holds when jammed (its share of it)."""
+    exit_storage_veh_per_lane: Mapping[str, float] = field(default_factory=dict)
+    """Per movement: vehicles per lane the detected stretch of its exit link holds when jammed."""
+
+
+class StageController(Protocol):
+    """Chooses, every control step, the stage each intersection should show next.
+
+    Answering the current stage (or leaving an intersection out) holds it; the signal heads run
+    the clearance and refuse any switch before the minimum green.
+    """
+
+    def choose(self, now_s: float, observations: Mapping[str, StageObservation]) -> Mapping[str, int]: ...

@@ -68,6 +68,25 @@ def check_plan(plan: SignalPlan, intersection: Intersection, rules: ValidationRu
     return plan
 
 
+def validate_phase_pair(phase: Phase, following: Phase, intersection: Intersection,
+                        rules: ValidationRules = DEFAULT_RULES, where: str = "") -> list[str]:
+    """Safety issues of running ``phase`` (green, yellow, all-red) and then ``following``'s green.
+
+    What ``validate_plan`` checks between two consecutive phases, for controllers that choose the
+    next phase as they go (stage control) instead of running a cycle.
+    """
+    where = where or f"{intersection.id!r}: phase {phase.name!r} to {following.name!r}"
+    issues = _unknown_movements_of(phase, intersection, where) + _unknown_movements_of(following, intersection, where)
+    if issues:
+        return issues
+    return (_interval_issues(phase, following, intersection, rules, where)
+            + _conflict_issues(phase, intersection, where) + _conflict_issues(following, intersection, where))
+
+
+def _unknown_movements_of(phase: Phase, intersection: Intersection, where: str) -> list[str]:
+    return [f"{where}: unknown movement {m!r}" for m in sorted(phase.green_movements - set(intersection.movements))]
+
+
 def phase_label(plan: SignalPlan, index: int) -> str:
     """``phase 2 'EW_left'``, or ``phase 2`` for an unnamed phase."""
     name = plan.phases[index].name
