@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -38,22 +36,7 @@ SHARED = Path(os.environ.get("GREENWAVE_SHARED", REPO.parent / "shared"))
 CONFIG = SHARED / "reference" / "resco" / "ingolstadt7" / "ingolstadt7.sumocfg"
 PUBLISHED = {"fixed": 91.31, "greedy": 80.56, "max_pressure": 46.82, "mplight": 48.21, "idqn_best": 31.19}
 CONTROLLERS = ("fixed", "max_pressure", "adaptive")
-
-
-def _run(task: tuple) -> dict:
-    version, sumo_home, controller, seed, config = task
-    from signal_control.adaptive_stage import AdaptiveStageController
-    from signal_control.max_pressure import MaxPressureController
-    from simulation.sumo_control import load_sumocfg, run_sumo
-    from traffic.stages import stage_sets
-
-    scenario = load_sumocfg(config)
-    factory = {"fixed": None, "max_pressure": MaxPressureController, "adaptive": AdaptiveStageController}[controller]
-    sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections)) if factory else None
-    t0 = time.perf_counter()
-    out = run_sumo(Path(config), scenario, seed, factory, sets, sumo_home=sumo_home)
-    out.update(version=version, controller=controller, wall_s=time.perf_counter() - t0)
-    return out
+CLI_NAME = {"fixed": "fixed", "max_pressure": "max-pressure", "adaptive": "adaptive"}
 
 
 def summarise(runs: list[dict], seeds: list[int]) -> dict:
@@ -104,18 +87,19 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("note: SUMO 1.9.1 skipped (no --sumo-home-1-9-1): the published figures come from it", file=sys.stderr)
     seeds = list(range(1, args.seeds + 1))
-    tasks = [(v, home, c, s, args.config) for v, home in versions for c in controllers for s in seeds]
+    keys = [(v, c, s) for v, _ in versions for c in controllers for s in seeds]
+    tasks = [(args.config, CLI_NAME[c], s, home, {}) for v, home in versions for c in controllers for s in seeds]
     from tqdm import tqdm
 
-    # one process per run: libsumo holds one simulation per process, and each SUMO version its own library
-    with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
-        runs = list(tqdm(pool.imap_unordered(_run, tasks), total=len(tasks), desc="SUMO runs", unit="run"))
+    from simulation.sumo_control import run_config_seeds
+
+    with tqdm(total=len(tasks), desc="SUMO runs", unit="run") as bar:
+        runs = run_config_seeds(tasks, args.jobs, progress=lambda: bar.update(1))
     import libsumo
 
-    installed = libsumo.getVersion()[1] if hasattr(libsumo, "getVersion") else "installed"
-    for r in runs:
-        if r["version"] == "installed":
-            r["version"] = str(installed).replace("SUMO ", "").replace("v", "").split("+")[0]
+    installed = str(libsumo.getVersion()[1]).replace("SUMO ", "").split("+")[0]
+    for (version, controller, seed), r in zip(keys, runs, strict=True):
+        r.update(version=installed if version == "installed" else version, controller=controller, seed=seed)
     summary = summarise(runs, seeds)
     _print(summary, seeds)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -322,3 +322,52 @@ def _check_links(tl, iid: str, stages: StageSet) -> None:
     n = len(tl.getRedYellowGreenState(iid))
     if n != len(stages.intersection.signal_links):
         raise ModelError(f"signal {iid!r}: SUMO has {n} links, the scenario {len(stages.intersection.signal_links)}")
+
+
+STAGE_CONTROLLERS = ("fixed", "max-pressure", "adaptive")
+
+
+def controller_factory(name: str) -> Callable[[Mapping[str, StageSet]], StageController] | None:
+    """The stage controller called ``name`` (``fixed``: none, the net's own programs run)."""
+    from signal_control.adaptive_stage import AdaptiveStageController
+    from signal_control.max_pressure import MaxPressureController
+
+    factories = {"fixed": None, "max-pressure": MaxPressureController, "adaptive": AdaptiveStageController}
+    if name not in factories:
+        raise ModelError(f"unknown stage controller {name!r}; choose from {', '.join(STAGE_CONTROLLERS)}")
+    return factories[name]
+
+
+def run_config(config: str | Path, controller: str, seed: int, sumo_home: str | None = None, **kwargs) -> dict:
+    """``run_sumo`` on a SUMO config with a controller named as in ``STAGE_CONTROLLERS`` (picklable entry point)."""
+    from traffic.stages import stage_sets
+
+    factory = controller_factory(controller)
+    scenario = load_sumocfg(config)
+    sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections)) if factory else None
+    t0 = time.perf_counter()
+    out = run_sumo(Path(config), scenario, seed, factory, sets, sumo_home=sumo_home, **kwargs)
+    out.update(controller=controller, wall_s=time.perf_counter() - t0)
+    return out
+
+
+def _run_config_task(task: tuple[str, str, int, str | None, dict]) -> dict:
+    config, controller, seed, sumo_home, kwargs = task
+    return run_config(config, controller, seed, sumo_home, **kwargs)
+
+
+def run_config_seeds(tasks: Sequence[tuple[str, str, int, str | None, dict]], jobs: int = 1,
+                     progress: Callable[[], None] | None = None) -> list[dict]:
+    """``run_config`` for each ``(config, controller, seed, sumo_home, kwargs)``, each in a fresh process
+    (libsumo holds one simulation per process, and each SUMO version its own library); input order kept."""
+    import multiprocessing as mp
+
+    if jobs < 1:
+        raise ModelError(f"jobs must be >= 1 (got {jobs})")
+    out: list[dict] = []
+    with mp.get_context("spawn").Pool(min(jobs, max(1, len(tasks))), maxtasksperchild=1) as pool:
+        for r in pool.imap(_run_config_task, tasks):
+            out.append(r)
+            if progress is not None:
+                progress()
+    return out

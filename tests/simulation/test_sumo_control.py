@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -64,3 +65,30 @@ def test_controller_in_the_loop_shows_only_safe_states(libsumo, resco, ingolstad
             elif green_since is not None:  # a green ended: it ran at least the minimum green
                 assert t - green_since >= ss.min_green_s - 1e-9, (iid, t)
                 green_since = None
+
+
+def test_cli_runs_a_config_and_prints_the_metric(libsumo, resco, capsys):
+    from traffic.cli.main import main
+
+    assert main(["sumo-control", str(resco / "ingolstadt7.sumocfg"), "--controller", "max-pressure", "--seed", "3",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["controller"] == "max-pressure" and out["seeds"] == [3]
+    run = out["runs"][0]
+    assert run["trips"] > 2900 and run["resco_delay_s"] == pytest.approx(run["time_loss_s"] + run["depart_delay_s"])
+    assert out["resco_delay_s"]["median"] == run["resco_delay_s"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["missing.sumocfg"], "not found"),
+    (["{cfg}", "--seeds", "0"], "--seeds must be >= 1"),
+    (["{cfg}", "--control-step-s", "0"], "must be > 0"),
+    (["{cfg}", "--sumo-home", "/nonexistent"], "has no tools/ folder"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(resco, capsys, argv, message):
+    from traffic.cli.main import main
+
+    argv = [a.replace("{cfg}", str(resco / "ingolstadt7.sumocfg")) for a in argv]
+    assert main(["sumo-control", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
