@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "traffic.cli.scenario_cmd",
     "traffic.cli.plan_cmd",
     "simulation.cli",
+    "simulation.sumo_cli",
     "signal_control.cli",
     "signal_control.demo.cli",
     "detection.cli",
