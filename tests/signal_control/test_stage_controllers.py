@@ -58,37 +58,35 @@ def test_pressure_kernel_counts_exit_load_per_lane():
     assert p.tolist() == [10 - 2 * 3 + 4, 7 - 1]
 
 
-def _choice(queue, moving, current=0, green_s=10.0, red_s=(0.0, 0.0, 0.0), margin=0.0, max_red_s=90.0,
-            max_green_s=60.0):
+def _choice(load, current=0, green_s=10.0, red_s=(0.0, 0.0, 0.0), margin=0.0, max_red_s=90.0, max_green_s=60.0,
+            exit_load=(0.0, 0.0, 0.0)):
     membership = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    q = np.array(queue, float)
-    return stage_choice(membership, q, np.array(moving, float), np.ones(3), np.zeros(3), current, green_s,
-                        np.array(red_s, float), margin, max_red_s, max_green_s, q > 0.5)
+    load = np.array(load, float)
+    return stage_choice(membership, load, np.ones(3), np.array(exit_load, float), current, green_s,
+                        np.array(red_s, float), load > 0.05, margin, max_red_s, max_green_s)
 
 
-def test_adaptive_holds_while_its_green_still_flows():
-    # 3 moving + 1 queued on the green stage outweigh 3 waiting elsewhere: hold
-    assert _choice([1, 3, 0], [3, 0, 0]) == 0
-    # moving vehicles on a red stage do not count for it: still hold
-    assert _choice([1, 3, 0], [3, 9, 0]) == 0
+def test_adaptive_gives_the_green_to_the_largest_pressure():
+    assert _choice([0.3, 0.2, 0.1]) == 0  # the current stage leads: hold
+    assert _choice([0.1, 0.5, 0.2]) == 1
+    assert _choice([0.1, 0.5, 0.2], exit_load=(0.0, 0.45, 0.0)) == 2  # stage 1's exit is nearly full
 
 
-def test_adaptive_switches_to_the_largest_waiting_pressure():
-    assert _choice([0, 3, 5], [1, 0, 0]) == 2
-    # a margin makes it hold
-    assert _choice([0, 3, 5], [1, 0, 0], margin=4.5) == 0
+def test_adaptive_margin_makes_it_hold():
+    assert _choice([0.3, 0.5, 0.0], margin=0.3) == 0
+    assert _choice([0.3, 0.7, 0.0], margin=0.3) == 1
 
 
 def test_adaptive_serves_a_movement_waiting_too_long():
-    # stage 1 has one vehicle waiting 100 s: served even though stage 0 still flows
-    assert _choice([5, 1, 0], [5, 0, 0], red_s=(0, 100, 0)) == 1
+    # stage 1 has vehicles waiting 100 s: served although stage 0's pressure is larger
+    assert _choice([0.8, 0.1, 0.0], red_s=(0, 100, 0)) == 1
     # an empty approach that has not been green for long is not "starving"
-    assert _choice([5, 0, 0], [5, 0, 0], red_s=(0, 100, 100)) == 0
+    assert _choice([0.8, 0.0, 0.0], red_s=(0, 100, 100)) == 0
 
 
 def test_adaptive_ends_a_green_at_max_green_only_when_someone_waits():
-    assert _choice([9, 1, 0], [9, 0, 0], green_s=60.0) == 1
-    assert _choice([9, 0, 0], [9, 0, 0], green_s=60.0) == 0
+    assert _choice([0.9, 0.1, 0.0], green_s=60.0) == 1
+    assert _choice([0.9, 0.0, 0.0], green_s=60.0) == 0
 
 
 def test_adaptive_controller_normalises_by_detected_storage(cross, stages):
@@ -99,6 +97,7 @@ def test_adaptive_controller_normalises_by_detected_storage(cross, stages):
     short_ns.storage_veh[mid("N", "s")] = 5.0  # N's approach is short and full
     assert ctl.choose(0.0, {"C": obs}) == {"C": 2}
     assert AdaptiveStageController(stages).choose(0.0, {"C": short_ns}) == {"C": 0}
+    assert MaxPressureController(stages).choose(0.0, {"C": short_ns}) == {"C": 2}  # counts vehicles: 6 > 5
 
 
 def test_adaptive_parameters_are_checked():
