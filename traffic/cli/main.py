@@ -23,9 +23,11 @@ COMMAND_MODULES = [
     "traffic.cli.plan_cmd",
     "simulation.cli",
     "simulation.sumo_cli",
+    "simulation.sweep_cli",
     "signal_control.cli",
     "signal_control.demo.cli",
     "detection.cli",
+    "detection.fleet_cli",
     "api.cli",
 ]
 
