@@ -7,8 +7,10 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
+from simulation.params import DEFAULT_PARAMS
 from traffic.cli.common import add_plan_arg, add_scenario_arg, scenario_with_plan
 from traffic.errors import ScenarioError
 
@@ -35,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "in force at the start)")
     p.add_argument("--reoptimize-every-s", type=float, default=900.0, metavar="S",
                    help="adaptive: re-optimisation period (default %(default)s)")
+    p.add_argument("--dynamic-routing", action="store_true",
+                   help="route origin-destination trips and flows when they enter, on current travel times "
+                        "(as SUMO's rerouting device; default: the static fastest free-flow route of the import)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.set_defaults(func=_simulate)
 
@@ -54,9 +59,10 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.duration_s is not None and args.duration_s <= 0:
         raise ScenarioError(f"--duration-s must be > 0 (got {args.duration_s})")
     scenario = scenario_with_plan(args)
+    params = replace(DEFAULT_PARAMS, dynamic_routing=True) if args.dynamic_routing else DEFAULT_PARAMS
     seeds = list(range(1, args.seeds + 1)) if args.seeds else [args.seed]
     if args.controller == "adaptive":
-        return _adaptive(args, scenario, seeds, interval or 300.0)
+        return _adaptive(args, scenario, seeds, interval or 300.0, params)
     t0 = time.perf_counter()
     if len(seeds) == 1:
         span = args.duration_s or (scenario.end_s - scenario.begin_s)
@@ -65,13 +71,13 @@ def _simulate(args: argparse.Namespace) -> int:
             def tick(now_s: float) -> None:
                 bar.update(max(0, min(round(now_s - scenario.begin_s), bar.total) - bar.n))
 
-            result = simulate(scenario, seeds[0], duration_s=args.duration_s, progress=tick,
+            result = simulate(scenario, seeds[0], params, duration_s=args.duration_s, progress=tick,
                               detector_interval_s=interval).as_dict()
         result["sd"] = None
     else:
         with tqdm(total=len(seeds), unit="seed", desc="simulating", file=sys.stderr, disable=None,
                   leave=False) as bar:
-            result = simulate_seeds(scenario, seeds, duration_s=args.duration_s, jobs=args.jobs,
+            result = simulate_seeds(scenario, seeds, params, duration_s=args.duration_s, jobs=args.jobs,
                                     progress=lambda: bar.update(1), detector_interval_s=interval)
         result.pop("runs", None)
     plan_names = sorted({scenario.active_plans[i] for i in scenario.intersections})
@@ -84,7 +90,8 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _adaptive(args: argparse.Namespace, scenario: Any, seeds: list[int], interval_s: float) -> int:
+def _adaptive(args: argparse.Namespace, scenario: Any, seeds: list[int], interval_s: float,
+              sim_params: Any) -> int:
     """Closed loop: one run per seed (controllers hold state, so seeds run in series)."""
     from signal_control.adaptive import AdaptiveController, AdaptiveParams, TimeOfDayPlan
     from simulation.metrics import combine_seeds
@@ -95,7 +102,8 @@ def _adaptive(args: argparse.Namespace, scenario: Any, seeds: list[int], interva
     params = AdaptiveParams(reoptimize_every_s=args.reoptimize_every_s)
     for seed in seeds:
         ctl = AdaptiveController(scenario, [TimeOfDayPlan(0.0, "initial", scenario.active_plan_set())], params)
-        r = simulate(scenario, seed, duration_s=args.duration_s, detector_interval_s=interval_s, controller=ctl)
+        r = simulate(scenario, seed, sim_params, duration_s=args.duration_s, detector_interval_s=interval_s,
+                     controller=ctl)
         runs.append(r.as_dict())
         events += [{"seed": seed, "time_s": e.time_s, "intersection": e.intersection, "event": e.event,
                     "reason": e.reason} for e in ctl.events]

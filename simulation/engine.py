@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import simpy
@@ -14,6 +14,7 @@ from simulation.detectors import DetectorBank
 from simulation.lanes import JunctionSlot, LaneServer
 from simulation.model import LinkState, MoveState, Vehicle, VehicleLog
 from simulation.params import DEFAULT_PARAMS, SimParams
+from simulation.routing import LaneTable, LiveRouter, lane_choices
 from simulation.signals import SignalTimer
 from traffic.control import Controller, SignalState
 from traffic.counts import IntervalCounts
@@ -58,11 +59,18 @@ class Simulation:
         self._queue_speed_m_s = [math.sqrt(2.0 * params.accel_m_s2 * JAM_SPACING_M * k) for k in range(64)]
         self._min_gap_s = params.min_gap_s
         self._blocked: dict[simpy.Event, Vehicle] = {}  # vehicles waiting for room, for the teleport watchdog
+        self._waiting_room: set[int] = set()  # ids of vehicles waiting for room at a stop line
+        self.on_last_link: dict[int, tuple[Vehicle, LinkState]] = {}  # vid -> vehicles driving their last link
         self._watchdog: simpy.Process | None = None
         self.horizon_s = (scenario.begin_s + duration_s) if duration_s is not None \
             else scenario.end_s + params.max_extra_s
         self._build_network()
+        self.router = (LiveRouter(self, params.routing_sample_s, params.routing_window_s,
+                                  params.routing_minor_penalty_s) if params.dynamic_routing else None)
+        self._od: dict[int, tuple[str, str]] = {}  # vehicles routed at insertion: vid -> (origin, destination)
         self._build_demand()
+        if self.router is not None and self._od:
+            self.env.process(self._sample_link_speeds())
         self.detectors = DetectorBank(self, detector_interval_s) if detector_interval_s else None
         if progress is not None:
             self.env.process(self._report_progress(progress))
@@ -107,32 +115,37 @@ class Simulation:
                         self.moves[mid].lane_stats[lane] = stats
             for a, b in sorted(inter.yields):
                 self.moves[a].priority.append(self.moves[b])
+        for a, b in sorted(net.yields):  # unsignalised junctions: minor gives way to major, always
+            self.moves[a].priority.append(self.moves[b])
         for mv in self.moves.values():
             self._prepare_fast_internal(mv)
         if p.junction_storage_veh > 0:
             for mv in self.moves.values():
-                if mv.priority:
+                # at a signal every yielding movement may wait inside the junction; at an unsignalised
+                # junction only turners across the opposing stream do (SUMO's internal junctions)
+                if mv.priority and (mv.timer is not None or mv.turn in ("l", "t")):
                     mv.slot = JunctionSlot(self, mv, p.junction_storage_veh)
 
     def _build_demand(self) -> None:
         sc, rng = self.scenario, self.rng
         d = sc.demand
-        route_index: dict[tuple[str, ...], int] = {}
+        self.route_index: dict[tuple[str, ...], int] = {}  # links -> index in route_moves and route_lanes
         self.route_moves: list[tuple[MoveState, ...]] = []
+        # per route, per leg (see routing.lane_choices); None where every lane serving a movement will do
+        # (a network without lane-to-lane connections)
+        self.route_lanes: list[list[LaneTable] | None] = []
+        self._connected = any(m.lane_pairs for m in sc.network.movements.values())
         self.route_names: list[str | None] = []
         self.flow_names: list[str] = []
+        items_od: list[tuple[str, str] | None] = []
         # one insertion queue per entry link and first movement: a vehicle waiting for room in one
         # lane does not hold back vehicles bound for another
         pending: dict[tuple[str, str], list[tuple[float, int, int, str]]] = defaultdict(list)
         for fi, item in enumerate((*d.flows, *d.trips)):
             self.flow_names.append(item.id)
+            items_od.append((item.origin, item.destination) if item.route is None and self.router else None)
             links = sc.route_links(item)
-            if links not in route_index:
-                route_index[links] = len(self.route_moves)
-                self.route_moves.append(tuple(self.moves[sc.network.movement_between(a, b).id]
-                                              for a, b in itertools.pairwise(links)))
-                self.route_names.append(item.route)
-            ri = route_index[links]
+            ri = self._route_id(links, item.route)
             times = item.arrival_times_s(rng) if hasattr(item, "slices") else np.array([item.depart_s])
             times = times[(times >= sc.begin_s) & (times < sc.end_s)]
             first_move = self.route_moves[ri][0].id if self.route_moves[ri] else ""
@@ -153,36 +166,88 @@ class Simulation:
                 factor = min(max(factor, 0.8 * vt.speed_factor), 1.2 * vt.speed_factor)
                 v = Vehicle(vid, fi, ri, self.route_moves[ri], factor, vt.max_speed_m_s, vt.vehicle_class, vt.pcu, t)
                 v.headway_dev_s = self.params.headway_sd_s * float(z[k])
+                od = items_od[fi]
+                if od is not None:
+                    self._od[vid] = od
                 vehicles.append(v)
                 vid += 1
             self._entry_queues.append(self.env.process(self._insert(self.links[link_id], vehicles)))
+
+    def _route_id(self, links: tuple[str, ...], name: str | None) -> int:
+        """Index of the route over ``links`` (its movements and lane choices built on first use)."""
+        ri = self.route_index.get(links)
+        if ri is None:
+            ri = self.route_index[links] = len(self.route_moves)
+            net = self.scenario.network
+            self.route_moves.append(tuple(self.moves[net.movement_between(a, b).id]
+                                          for a, b in itertools.pairwise(links)))
+            self.route_lanes.append(lane_choices(net.movements, self.route_moves[-1], self.params.lane_change_s)
+                                    if self._connected else None)
+            self.route_names.append(name)
+        return ri
+
+    def _reroute(self, v: Vehicle) -> None:
+        """Give an origin-destination vehicle the fastest route on current travel times."""
+        assert self.router is not None
+        ri = self._route_id(self.router.route(*self._od[v.vid]), None)
+        v.route = ri
+        v.moves = self.route_moves[ri]
+
+    def _sample_link_speeds(self):
+        assert self.router is not None
+        while True:
+            self.router.sample(self.env.now)
+            yield self.env.timeout(self.router.sample_s)
 
     # --- vehicle movement ----------------------------------------------------------------------
 
     def _insert(self, link: LinkState, vehicles: list[Vehicle]):
         env = self.env
+        pre_period_s = self.params.routing_pre_period_s
         for v in vehicles:
             t = math.ceil(v.depart_sched_s)  # SUMO inserts at the next whole step
             if t > env.now:
                 yield env.timeout(t - env.now)
+            routed_s = env.now
+            if v.vid in self._od:
+                self._reroute(v)
             lane = self.next_lane(v, first=True)
             while lane is False:
                 yield from self.wait_for_space(v, first=True, teleport=False)
+                if v.vid in self._od and env.now - routed_s >= pre_period_s > 0:
+                    routed_s = env.now
+                    self._reroute(v)
                 lane = self.next_lane(v, first=True)
             v.depart_s = env.now
             self.inserted += 1
             self.enter_link(v, link, env.now + self.params.depart_loss_s, lane)
 
-    def next_lane(self, v: Vehicle, *, first: bool = False, force: bool = False) -> LaneServer | bool | None:
-        """The lane ``v`` will queue in on its next link: the least loaded lane serving its movement
-        there that has room; ``None`` on the last link of its route (no stop line); ``False`` when
-        every such lane is full (the vehicle must wait: spillback). ``force`` ignores room."""
+    def candidate_lanes(self, v: Vehicle, from_lane: int | None, first: bool = False) -> Sequence[LaneServer]:
+        """Lanes ``v`` may queue in on its next link (on its first link when ``first``), coming from
+        lane ``from_lane`` of its current link (see ``routing.lane_choices``)."""
+        leg = v.leg if first else v.leg + 1
+        tables = self.route_lanes[v.route]
+        if tables is None:
+            return v.moves[leg].lanes
+        lanes = tables[leg].get(None if first else from_lane)
+        return lanes if lanes is not None else v.moves[leg].lanes
+
+    def next_lane(self, v: Vehicle, *, first: bool = False, force: bool = False,
+                  from_lane: int | None = None) -> LaneServer | bool | None:
+        """The lane ``v`` will queue in on its next link: the least loaded of its candidate lanes
+        there (``candidate_lanes``) that has room; ``None`` on the last link of its route (no stop
+        line); ``False`` when every such lane is full (the vehicle must wait: spillback). ``force``
+        ignores room."""
         leg = v.leg if first else v.leg + 1
         if leg >= len(v.moves):
             return None
+        tables = self.route_lanes[v.route]  # candidate_lanes, inlined: called once per stop-line crossing
+        lanes = v.moves[leg].lanes if tables is None else \
+            (tables[leg].get(None if first else from_lane) or v.moves[leg].lanes)
         best: LaneServer | bool = False
-        for lane in v.moves[leg].lanes:
-            if (force or lane.occupancy < lane.capacity) and (best is False or lane.occupancy < best.occupancy):
+        for lane in lanes:
+            if (best is False or lane.occupancy < best.occupancy) and \
+                    (force or lane.occupancy < lane.capacity or lane.stored(self.env.now) < lane.capacity):
                 best = lane
         return best
 
@@ -196,6 +261,9 @@ class Simulation:
         if lane is None:
             link.occupancy += 1
             arrive = t + ff
+            v.seg_entry_s = t
+            v.stop_arrival_s = arrive
+            self.on_last_link[v.vid] = (v, link)
             ev = self.env.timeout(arrive - self.env.now)
             ev.callbacks.append(lambda _e, v=v, link=link: self._finish(v, link))
             return
@@ -289,6 +357,11 @@ class Simulation:
         if stats is not None:
             stats[1] += (now + t_int - v.seg_entry_s) - v.seg_ff_s
         v.leg += 1
+        if lane is not None and t_int > 0.0:  # on the lane itself only once through the junction
+            entering = lane.entering_at  # LaneServer.entering, inlined: once per crossing
+            while entering and entering[0] <= now:
+                entering.popleft()
+            entering.append(now + t_int)
         self.enter_link(v, mv.to_link, now + t_int, lane)
 
     def _wake_waiter(self, lane: LaneServer) -> None:
@@ -301,33 +374,37 @@ class Simulation:
                 ev.succeed()
                 break
 
-    def room_ahead(self, v: Vehicle):
+    def room_ahead(self, v: Vehicle, from_lane: int | None):
         """Generator: the lane ``v`` enters next (``None`` on its last link) if it has room now.
 
         Otherwise waits until room frees and returns ``False`` (the caller decides again: its
         signal may have changed meanwhile), or, blocked longer than ``teleport_s``, forces the
         vehicle ahead as SUMO's teleport does.
         """
-        target = self.next_lane(v)
+        target = self.next_lane(v, from_lane=from_lane)
         if target is not False:
             return target
-        yield from self.wait_for_space(v)
+        yield from self.wait_for_space(v, from_lane=from_lane)
         if self.teleport_due(v, self.env.now):
-            return self.next_lane(v, force=True)
+            return self.next_lane(v, force=True, from_lane=from_lane)
         return False
 
-    def wait_for_space(self, v: Vehicle, *, first: bool = False, teleport: bool = True):
+    def wait_for_space(self, v: Vehicle, *, first: bool = False, teleport: bool = True,
+                       from_lane: int | None = None):
         """Wait until a lane ``v`` may enter next has room; vehicles blocked at a stop line are also
-        released by the teleport watchdog once blocked ``teleport_s``."""
+        released by the teleport watchdog once blocked ``teleport_s``. While it waits, ``v`` does
+        not claim its right of way over yielding movements (``blocked_until``)."""
         ev = self.env.event()
         since = v.depart_sched_s if first else v.stop_arrival_s
-        for lane in v.moves[v.leg if first else v.leg + 1].lanes:
+        for lane in self.candidate_lanes(v, from_lane, first):
             lane.space_waiters.append((since, ev))
         if teleport and self.params.teleport_s > 0:
             self._blocked[ev] = v
             if self._watchdog is None:
                 self._watchdog = self.env.process(self._teleport_watchdog())
+        self._waiting_room.add(v.vid)
         yield ev
+        self._waiting_room.discard(v.vid)
         self._blocked.pop(ev, None)
 
     def _teleport_watchdog(self, every_s: float = 10.0):
@@ -362,7 +439,8 @@ class Simulation:
                     until = lane.last_dep_s + p.follow_up_s
                 if lane.queue:
                     head = lane.queue[0]
-                    if head.moves[head.leg] is pm and head.stop_arrival_s < now + p.critical_gap_s:
+                    if head.moves[head.leg] is pm and head.stop_arrival_s < now + p.critical_gap_s \
+                            and head.vid not in self._waiting_room:
                         t_head = max(head.stop_arrival_s, lane.last_dep_s + pm.headway_s, now + 0.5)
                         if t_head + p.follow_up_s > until:
                             until = t_head + p.follow_up_s
@@ -371,6 +449,7 @@ class Simulation:
     def _finish(self, v: Vehicle, link: LinkState) -> None:
         now = self.env.now
         link.occupancy -= 1
+        del self.on_last_link[v.vid]
         log = self.log
         travel = now - v.depart_s
         log.flow.append(v.flow)

@@ -33,15 +33,18 @@ def wake_at(env: simpy.Environment, event: simpy.Event, t_s: float) -> None:
 
 
 class LaneServer:
-    __slots__ = ("capacity", "idle", "index", "last_arrival_s", "last_dep_move", "last_dep_s", "link", "occupancy",
-                 "proc", "queue", "run_k", "sim", "sleeping_until", "space_waiters")
+    __slots__ = ("capacity", "entering_at", "idle", "index", "last_arrival_s", "last_dep_move", "last_dep_s", "link",
+                 "occupancy", "proc", "queue", "run_k", "sim", "sleeping_until", "space_waiters")
 
     def __init__(self, sim: Simulation, link: LinkState, index: int, capacity: int) -> None:
         self.sim = sim
         self.link = link
         self.index = index
         self.capacity = capacity
-        self.occupancy = 0  # vehicles assigned to this lane, from entering the link to crossing its stop line
+        self.occupancy = 0  # vehicles assigned to this lane, from leaving the upstream stop line to crossing its own
+        # when assigned vehicles still driving through the upstream junction reach the lane (appended
+        # by Simulation.cross, pruned from the front as they arrive)
+        self.entering_at: deque[float] = deque()
         self.space_waiters: list[tuple[float, simpy.Event]] = []  # (waiting since, event)
         self.queue: deque[Vehicle] = deque()
         self.last_dep_s = -math.inf
@@ -57,6 +60,15 @@ class LaneServer:
         if self.idle is not None:
             ev, self.idle = self.idle, None
             wake_at(self.sim.env, ev, v.stop_arrival_s)
+
+    def stored(self, now_s: float) -> int:
+        """Vehicles on the lane itself now: those assigned to it less those still driving through the
+        junction upstream. Room is judged on these (a short lane behind a long junction path holds a
+        vehicle on the lane while the next ones are still in the junction, as in SUMO)."""
+        entering = self.entering_at
+        while entering and entering[0] <= now_s:
+            entering.popleft()
+        return self.occupancy - sum(1 for t in entering if t > now_s)
 
     def queued(self, now_s: float) -> int:
         """Vehicles standing at (or arrived at) the stop line now."""
@@ -87,8 +99,8 @@ class LaneServer:
                 t_go, go_end, permissive, waited = timer.next_go(mv.id, t)
                 if waited:
                     t_go += params.startup_s
-            else:
-                t_go, go_end, permissive, waited = t, math.inf, False, False
+            else:  # unsignalised: a movement with priority streams always gives way
+                t_go, go_end, permissive, waited = t, math.inf, bool(mv.priority), False
             if t_go > now:
                 if t_go == math.inf or t_go >= go_end:
                     # not served by the plan in force, or a window shorter than the start-up time
@@ -114,14 +126,14 @@ class LaneServer:
                     if slot is not None and slot.has_room():
                         queue.popleft()
                         sim.leave_lane(self, v, mv, now, into_slot=True)
-                        slot.enter(v, go_end)
+                        slot.enter(v, go_end, self.index)
                         continue
                     with contextlib.suppress(simpy.Interrupt):
                         yield env.timeout(min(free_at, go_end) - now)
                     continue
-            target = sim.next_lane(v)
+            target = sim.next_lane(v, from_lane=self.index)
             if target is False:
-                target = yield from sim.room_ahead(v)
+                target = yield from sim.room_ahead(v, self.index)
                 if target is False:
                     continue  # waited for room: the signal may have changed meanwhile, decide again
             queue.popleft()
@@ -132,7 +144,7 @@ class LaneServer:
 class JunctionSlot:
     """Waiting room inside the junction for a yielding movement (e.g. a permissive left)."""
 
-    __slots__ = ("capacity", "clear_at", "idle", "move", "proc", "queue", "sim")
+    __slots__ = ("capacity", "clear_at", "from_lane", "idle", "move", "proc", "queue", "sim")
 
     def __init__(self, sim: Simulation, move: MoveState, capacity: int) -> None:
         self.sim = sim
@@ -140,15 +152,17 @@ class JunctionSlot:
         self.capacity = capacity
         self.queue: deque[Vehicle] = deque()
         self.clear_at: deque[float] = deque()
+        self.from_lane: deque[int] = deque()  # the lane each waiting vehicle came from
         self.idle: simpy.Event | None = None
         self.proc = sim.env.process(self.run())
 
     def has_room(self) -> bool:
         return len(self.queue) < self.capacity
 
-    def enter(self, v: Vehicle, go_end_s: float) -> None:
+    def enter(self, v: Vehicle, go_end_s: float, from_lane: int) -> None:
         self.queue.append(v)
         self.clear_at.append(go_end_s)
+        self.from_lane.append(from_lane)
         if self.idle is not None:
             ev, self.idle = self.idle, None
             ev.succeed()
@@ -171,10 +185,11 @@ class JunctionSlot:
                 yield env.timeout(min(free_at, clear_at) - now)
                 continue
             v = self.queue[0]
-            target = yield from sim.room_ahead(v)
+            target = yield from sim.room_ahead(v, self.from_lane[0])
             if target is False:
                 continue
             self.queue.popleft()
             self.clear_at.popleft()
+            self.from_lane.popleft()
             sim.cross(v, mv, env.now, target)
             yield env.timeout(sim.params.follow_up_s * 0.5)

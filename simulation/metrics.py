@@ -9,20 +9,30 @@ from typing import Any
 import numpy as np
 
 from simulation.engine import Simulation
+from simulation.model import Vehicle
+from traffic.network import JAM_SPACING_M
 
 TRIP_METRICS = ("mean_travel_time_s", "mean_time_loss_s", "mean_waiting_time_s", "mean_stops",
                 "mean_depart_delay_s")
 
 
 def run_metrics(sim: Simulation) -> dict[str, Any]:
-    """Metrics of one run: trip means over arrived vehicles, lane groups and route groups."""
+    """Metrics of one run: trip means over arrived vehicles, lane groups and route groups.
+
+    The ``*_all_*`` figures also count the vehicles still driving at the end, as SUMO's
+    ``--tripinfo-output.write-unfinished`` does (vehicles never inserted are not counted), and
+    ``mean_delay_all_s`` is the mean of time loss + depart delay over those trips (RESCO's metric).
+    """
     log = sim.log
     sc = sim.scenario
     travel = np.asarray(log.travel_time_s)
     loss = np.asarray(log.time_loss_s)
     arrival = np.asarray(log.arrival_s)
+    depart_delay = np.asarray(log.depart_delay_s)
     n = travel.size
-    unfinished_s = _unfinished_seconds(sim)
+    unfinished = unfinished_trips(sim)
+    loss_all = np.concatenate([loss, unfinished["time_loss_s"]])
+    delay_all = np.concatenate([depart_delay, unfinished["depart_delay_s"]])
 
     def mean(a: np.ndarray) -> float:
         return float(a.mean()) if a.size else float("nan")
@@ -38,19 +48,51 @@ def run_metrics(sim: Simulation) -> dict[str, Any]:
         "mean_time_loss_s": mean(loss),
         "mean_waiting_time_s": mean(np.asarray(log.waiting_s)),
         "mean_stops": mean(np.asarray(log.stops, dtype=float)),
-        "mean_depart_delay_s": mean(np.asarray(log.depart_delay_s)),
-        "vehicle_seconds": float(travel.sum() + unfinished_s),
+        "mean_depart_delay_s": mean(depart_delay),
+        "mean_time_loss_all_s": mean(loss_all),
+        "mean_depart_delay_all_s": mean(delay_all),
+        "mean_delay_all_s": mean(loss_all + delay_all),
+        "vehicle_seconds": float(travel.sum() + unfinished["travel_time_s"].sum()),
         "end_s": sim.end_s,
     }
     return {"metrics": metrics, "lane_groups": _lane_groups(sim), "route_groups": _route_groups(sim, travel, loss)}
 
 
-def _unfinished_seconds(sim: Simulation) -> float:
-    total = 0.0
+def unfinished_trips(sim: Simulation) -> dict[str, np.ndarray]:
+    """Vehicles still in the network, measured as SUMO's ``--tripinfo-output.write-unfinished`` does.
+
+    Returns arrays in the order of vehicle id: ``travel_time_s`` so far, ``time_loss_s`` so far
+    (elapsed time minus the ideal time of the distance driven), ``depart_delay_s`` and ``flow`` (the
+    index of the flow or trip in ``sim.flow_names``). A vehicle standing in a queue has driven its
+    link up to its place in the queue (7.5 m per vehicle ahead); one still driving has covered its
+    link at its free-flow speed so far.
+    """
+    now = sim.env.now
+    dawdle = sim.params.dawdle
+    rest: dict[int, tuple[Vehicle, float]] = {}  # vid -> (vehicle, ideal time of the part not driven yet)
     for link in sim.links.values():
         for lane in link.lanes:
-            total += sum(sim.end_s - v.depart_s for v in lane.queue)
-    return total
+            standing = 0
+            for v in lane.queue:
+                vmax = min(link.speed_m_s * v.sf, v.max_speed_m_s)
+                if v.stop_arrival_s <= now:
+                    rest[v.vid] = (v, standing * JAM_SPACING_M / vmax)
+                    standing += 1
+                else:
+                    rest[v.vid] = (v, min(link.length_m / vmax, (v.stop_arrival_s - now) * dawdle))
+    for mv in sim.moves.values():
+        if mv.slot is not None:
+            for v in mv.slot.queue:
+                rest[v.vid] = (v, 0.0)
+    for v, link in sim.on_last_link.values():
+        vmax = min(link.speed_m_s * v.sf, v.max_speed_m_s)
+        rest[v.vid] = (v, min(link.length_m / vmax, max(0.0, v.stop_arrival_s - now) * dawdle))
+    vs = [rest[k] for k in sorted(rest)]
+    travel = np.array([now - v.depart_s for v, _ in vs], dtype=float)
+    loss = np.array([(now - v.depart_s) - (v.ideal_s - r) for v, r in vs], dtype=float)
+    return {"travel_time_s": travel, "time_loss_s": np.maximum(loss, 0.0),
+            "depart_delay_s": np.array([v.depart_s - v.depart_sched_s for v, _ in vs], dtype=float),
+            "flow": np.array([v.flow for v, _ in vs], dtype=int)}
 
 
 def _lane_groups(sim: Simulation) -> list[dict[str, Any]]:

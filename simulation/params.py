@@ -34,11 +34,24 @@ class SimParams:
             gap in the priority stream a driver accepts, and the clearance after a priority vehicle.
         junction_storage_veh: yielding turners that can wait inside the junction without blocking
             their lane (SUMO's internal junction waiting position).
+        lane_change_s: a vehicle queues in a lane it can reach from the lane it entered the link on
+            (the movement's lane-to-lane connections) with one lane change per this time of driving
+            at the speed limit plus two jam spacings of link (SUMO LC2013's strategic look-ahead:
+            10 s, 154 m at 50 km/h); 0 lets it pick any lane serving its movement.
         stop_threshold_s: a delay at a stop line above this counts as a stop.
         stop_go_loss_s: time lost decelerating to a stop and accelerating again, not spent waiting.
         teleport_s: a vehicle blocked this long at a stop line jumps to its next link (SUMO's
             time-to-teleport, 300 s); 0 disables.
         max_extra_s: how long after the end of the demand the run may go on for the network to empty.
+        dynamic_routing: route origin-destination trips and flows when they enter the network, on
+            current travel times (SUMO's rerouting device, which SUMO gives every trip and flow defined
+            by ``from``/``to``); False keeps the scenario's static fastest free-flow route.
+        routing_sample_s, routing_window_s: how often link speeds are sampled for dynamic routing and
+            over how long they are averaged (SUMO: every 1 s, over the last 180 samples).
+        routing_minor_penalty_s: routing cost of giving way at an unsignalised junction (SUMO's
+            ``--weights.minor-penalty``).
+        routing_pre_period_s: a vehicle waiting to enter the network is routed again this often
+            (SUMO's ``--device.rerouting.pre-period``).
     """
 
     headway_through_s: float = 2.05
@@ -55,15 +68,21 @@ class SimParams:
     critical_gap_s: float = 4.5
     follow_up_s: float = 2.5
     junction_storage_veh: int = 1
+    lane_change_s: float = 10.0
     stop_threshold_s: float = 3.0
     stop_go_loss_s: float = 4.2
     teleport_s: float = 300.0
     max_extra_s: float = 7200.0
+    dynamic_routing: bool = False
+    routing_sample_s: float = 5.0
+    routing_window_s: float = 180.0
+    routing_minor_penalty_s: float = 1.5
+    routing_pre_period_s: float = 60.0
 
     def __post_init__(self) -> None:
-        require(self, [f.name for f in fields(self)], what="simulation parameter")
-        require(self, ("headway_through_s", "headway_right_s", "headway_left_s", "accel_m_s2", "turn_decel_m_s2"),
-                strict=True, what="simulation parameter")
+        require(self, [f.name for f in fields(self) if f.name != "dynamic_routing"], what="simulation parameter")
+        require(self, ("headway_through_s", "headway_right_s", "headway_left_s", "accel_m_s2", "turn_decel_m_s2",
+                       "routing_sample_s", "routing_window_s"), strict=True, what="simulation parameter")
         if not 0 < self.dawdle <= 1:
             raise ModelError(f"dawdle (={self.dawdle}) must be in (0, 1]")
 

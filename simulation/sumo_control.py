@@ -32,6 +32,7 @@ from traffic.errors import ModelError
 from traffic.network import JAM_SPACING_M
 from traffic.scenario import Scenario
 from traffic.stages import StageSet, StageSignal
+from traffic.sumo.importer import import_sumocfg
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,15 +200,6 @@ def resco_metric(tripinfo: Path) -> dict:
             "trips": len(rows), "unfinished": unfinished}
 
 
-def load_sumocfg(config: str | Path) -> Scenario:
-    """The scenario of a SUMO config (net, routes, additional files, begin/end), as ``scenario import`` makes it."""
-    from traffic.sumo.config import read_sumocfg
-    from traffic.sumo.importer import import_sumo
-
-    cfg = read_sumocfg(config)
-    return import_sumo(cfg.net, list(cfg.routes), list(cfg.additional), begin_s=cfg.begin_s, end_s=cfg.end_s)
-
-
 def import_libsumo(sumo_home: str | None = None):
     """libsumo from ``sumo_home/tools`` when given (another SUMO version), else the installed one."""
     import os
@@ -343,7 +335,7 @@ def run_config(config: str | Path, controller: str, seed: int, sumo_home: str | 
     from traffic.stages import stage_sets
 
     factory = controller_factory(controller)
-    scenario = load_sumocfg(config)
+    scenario = import_sumocfg(config)
     sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections)) if factory else None
     t0 = time.perf_counter()
     out = run_sumo(Path(config), scenario, seed, factory, sets, sumo_home=sumo_home, **kwargs)

@@ -37,6 +37,8 @@ class Movement:
 
     ``internal_length_m`` and ``internal_speed_m_s`` describe the path inside the junction
     (SUMO's internal lanes): the distance driven between the two stop/exit lines and its speed limit.
+    ``lane_pairs`` lists which lane of ``from_link`` leads to which lane of ``to_link`` (SUMO's
+    connections); empty means every lane in ``from_lanes`` reaches every lane in ``to_lanes``.
     """
 
     id: str
@@ -48,11 +50,16 @@ class Movement:
     to_lanes: tuple[int, ...]
     internal_length_m: float = 0.0
     internal_speed_m_s: float = 13.89
+    lane_pairs: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "turn", Turn(self.turn))
         object.__setattr__(self, "from_lanes", tuple(self.from_lanes))
         object.__setattr__(self, "to_lanes", tuple(self.to_lanes))
+        object.__setattr__(self, "lane_pairs", tuple(sorted((int(a), int(b)) for a, b in self.lane_pairs)))
+        bad = [(a, b) for a, b in self.lane_pairs if a not in self.from_lanes or b not in self.to_lanes]
+        if bad:
+            raise ModelError(f"movement {self.id!r}: lane_pairs {bad} are not in from_lanes x to_lanes")
         if not self.from_lanes:
             raise ModelError(f"movement {self.id!r}: from_lanes must not be empty")
         if self.internal_length_m < 0:
@@ -63,6 +70,15 @@ class Movement:
     @property
     def internal_time_s(self) -> float:
         return self.internal_length_m / self.internal_speed_m_s
+
+    def reachable_lanes(self, from_lane: int) -> tuple[int, ...] | None:
+        """Lanes of ``to_link`` a vehicle in ``from_lane`` of ``from_link`` can enter: ``None`` when the
+        movement does not say (no ``lane_pairs``, no ``to_lanes``), empty when that lane does not serve it."""
+        if self.lane_pairs:
+            return tuple(b for a, b in self.lane_pairs if a == from_lane)
+        if not self.to_lanes:
+            return None
+        return self.to_lanes if from_lane in self.from_lanes else ()
 
 
 @dataclass(frozen=True, slots=True)

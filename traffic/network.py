@@ -114,17 +114,22 @@ class Network:
     """Nodes, links and the movements (turns) joining links at every junction.
 
     ``graph`` is a networkx ``MultiDiGraph`` of nodes with one edge per link (key = link id).
+    ``yields`` holds the right of way at unsignalised nodes: ordered pairs ``(a, b)`` of movements
+    at one such node where ``a`` gives way to ``b`` (minor road to major road, right before left;
+    from SUMO's ``response`` bits). Signalised nodes keep theirs in their ``Intersection``.
     """
 
     nodes: Mapping[str, Node]
     links: Mapping[str, Link]
     movements: Mapping[str, Movement] = field(default_factory=dict)
+    yields: frozenset[tuple[str, str]] = frozenset()
     graph: nx.MultiDiGraph = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "nodes", FrozenMap(dict(self.nodes)))
         object.__setattr__(self, "links", FrozenMap(dict(self.links)))
         object.__setattr__(self, "movements", FrozenMap(dict(self.movements)))
+        object.__setattr__(self, "yields", frozenset((str(a), str(b)) for a, b in self.yields))
         graph = nx.MultiDiGraph()
         for node in self.nodes.values():
             graph.add_node(node.id, kind=node.kind.value, x_m=node.x_m, y_m=node.y_m)
@@ -136,6 +141,7 @@ class Network:
                            length_m=link.length_m, time_s=link.free_flow_time_s)
         object.__setattr__(self, "graph", graph)
         self._check_movements()
+        self._check_yields()
 
     def _check_movements(self) -> None:
         for m in self.movements.values():
@@ -155,8 +161,27 @@ class Network:
                     if mid not in self.movements or self.movements[mid].from_link != link.id:
                         raise ModelError(f"link {link.id!r} lane {lane.index}: serves unknown movement {mid!r}")
 
+    def _check_yields(self) -> None:
+        for a, b in sorted(self.yields):
+            for mid in (a, b):
+                if mid not in self.movements:
+                    raise ModelError(f"yield ({a!r}, {b!r}): unknown movement {mid!r}")
+            node = self.movements[a].node
+            if self.movements[b].node != node:
+                raise ModelError(f"yield ({a!r}, {b!r}): the movements are at different nodes")
+            if a == b:
+                raise ModelError(f"yield ({a!r}, {b!r}): a movement cannot give way to itself")
+            if self.nodes[node].kind is NodeKind.SIGNAL:
+                raise ModelError(f"yield ({a!r}, {b!r}): node {node!r} is signalised (its intersection holds "
+                                 "its yield rules)")
+
+    def yields_at(self, movement_id: str) -> tuple[str, ...]:
+        """Movements that ``movement_id`` gives way to at its unsignalised node, sorted."""
+        return tuple(sorted(b for a, b in self.yields if a == movement_id))
+
     @classmethod
-    def build(cls, nodes: Iterable[Node], links: Iterable[Link], movements: Iterable[Movement] = ()) -> Network:
+    def build(cls, nodes: Iterable[Node], links: Iterable[Link], movements: Iterable[Movement] = (),
+              yields: Iterable[tuple[str, str]] = ()) -> Network:
         node_map: dict[str, Node] = {}
         for node in nodes:
             if node.id in node_map:
@@ -172,7 +197,7 @@ class Network:
             if m.id in movement_map:
                 raise ModelError(f"duplicate movement id {m.id!r}")
             movement_map[m.id] = m
-        return cls(node_map, link_map, movement_map)
+        return cls(node_map, link_map, movement_map, frozenset(yields))
 
     def link(self, link_id: str) -> Link:
         try:

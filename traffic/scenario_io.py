@@ -136,9 +136,10 @@ def network_from_model(nm: S.NetworkModel) -> Network:
              for lk in nm.links]
     movements = [Movement(id=m.id, node=m.node, from_link=m.from_link, to_link=m.to_link, turn=m.turn,
                           from_lanes=tuple(m.from_lanes), to_lanes=tuple(m.to_lanes),
-                          internal_length_m=m.internal_length_m, internal_speed_m_s=m.internal_speed_m_s)
+                          internal_length_m=m.internal_length_m, internal_speed_m_s=m.internal_speed_m_s,
+                          lane_pairs=tuple(tuple(p) for p in m.lane_pairs))
                  for m in nm.movements]
-    return Network.build(nodes, links, movements)
+    return Network.build(nodes, links, movements, yields=[tuple(p) for p in nm.yields])
 
 
 def make_intersection(network: Network, iid: str, nodes: tuple[str, ...], *,
@@ -227,8 +228,10 @@ def scenario_to_model(sc: Scenario) -> S.ScenarioModel:
                for lk in net.links.values()],
         movements=[S.MovementModel(id=m.id, node=m.node, from_link=m.from_link, to_link=m.to_link,
                                    turn=m.turn.value, from_lanes=list(m.from_lanes), to_lanes=list(m.to_lanes),
-                                   internal_length_m=m.internal_length_m, internal_speed_m_s=m.internal_speed_m_s)
-                   for m in net.movements.values()])
+                                   internal_length_m=m.internal_length_m, internal_speed_m_s=m.internal_speed_m_s,
+                                   lane_pairs=[tuple(p) for p in m.lane_pairs])
+                   for m in net.movements.values()],
+        yields=sorted(net.yields))
     intersections = [
         S.IntersectionModel(
             id=i.id, nodes=list(i.nodes), conflicts=sorted(tuple(sorted(p)) for p in i.conflicts),

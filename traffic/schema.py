@@ -53,12 +53,14 @@ class MovementModel(_Strict):
     to_lanes: list[int] = []
     internal_length_m: float = Field(default=0.0, ge=0)
     internal_speed_m_s: float = Field(default=13.89, gt=0)
+    lane_pairs: list[tuple[int, int]] = []
 
 
 class NetworkModel(_Strict):
     nodes: list[NodeModel] = Field(min_length=1)
     links: list[LinkModel] = Field(min_length=1)
     movements: list[MovementModel] = []
+    yields: list[tuple[str, str]] = []
 
 
 class PhaseModel(_Strict):

@@ -9,9 +9,10 @@ import pytest
 
 from signal_control.adaptive_stage import AdaptiveStageController
 from signal_control.max_pressure import MaxPressureController
-from simulation.sumo_control import detector_layout, load_sumocfg, run_sumo
+from simulation.sumo_control import detector_layout, run_sumo
 from traffic.signal_plan import Interval
 from traffic.stages import stage_sets
+from traffic.sumo import import_sumocfg
 
 pytestmark = pytest.mark.sumo
 
@@ -23,7 +24,7 @@ def libsumo():
 
 @pytest.fixture
 def ingolstadt(resco):
-    scenario = load_sumocfg(resco / "ingolstadt7.sumocfg")
+    scenario = import_sumocfg(resco / "ingolstadt7.sumocfg")
     return scenario, stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections))
 
 

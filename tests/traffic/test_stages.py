@@ -106,10 +106,10 @@ def test_signal_head_switches_at_once_when_nothing_ends(cross):
 
 
 def test_every_ingolstadt7_program_gives_safe_stages(resco):
-    from simulation.sumo_control import load_sumocfg
     from traffic.stages import stage_sets
+    from traffic.sumo import import_sumocfg
 
-    scenario = load_sumocfg(resco / "ingolstadt7.sumocfg")
+    scenario = import_sumocfg(resco / "ingolstadt7.sumocfg")
     sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections))
     assert len(sets) == 7
     assert sorted(len(s.stages) for s in sets.values()) == [2, 3, 3, 3, 3, 3, 4]

@@ -10,6 +10,7 @@ from traffic.demand import Demand
 from traffic.errors import ModelError, SumoFormatError
 from traffic.scenario import Scenario
 from traffic.signal_plan import SignalPlan
+from traffic.sumo.config import read_sumocfg
 from traffic.sumo.network import read_sumo_net
 from traffic.sumo.routes import read_sumo_routes
 from traffic.sumo.tls import plan_from_sumo, read_tls_programs
@@ -53,6 +54,16 @@ def import_sumo(net_path: str | Path, route_paths: list[str | Path] | None = Non
                         description=f"imported from SUMO: {Path(net_path).name}")
     except ModelError as exc:
         raise SumoFormatError(str(exc)) from None
+
+
+def import_sumocfg(config_path: str | Path, *, name: str | None = None,
+                   route_groups: Mapping[str, Sequence[str]] | None = None) -> Scenario:
+    """Import what a SUMO configuration names (net, route and additional files) over its
+    ``begin``/``end`` window; the scenario is named after the config file."""
+    cfg = read_sumocfg(config_path)
+    return import_sumo(cfg.net, list(cfg.routes), list(cfg.additional),
+                       name=name or Path(config_path).name.split(".")[0], begin_s=cfg.begin_s, end_s=cfg.end_s,
+                       route_groups=route_groups)
 
 
 def _match_groups(patterns: Mapping[str, Sequence[str]], routes: list[str]) -> dict[str, tuple[str, ...]]:

@@ -80,10 +80,33 @@ def _convert(net: Any) -> SumoNet:
                                    tuple(lane_use.get((e.getID(), ln.getIndex()), ())))
                               for ln in e.getLanes()))
              for e in edges]
-    network = Network.build(nodes, links, movements)
+    unsignalised = [n for n in nodes if n.kind is NodeKind.PRIORITY]
+    yields: set[tuple[str, str]] = set()
+    for node in unsignalised:
+        _check_junction_type(net.getNode(node.id))
+        yields |= _right_of_way(net, node.id, conns, movement_of)[1]
+    network = Network.build(nodes, links, movements, yields)
     intersections = {tls_id: _intersection(net, network, tls_id, conns, movement_of)
                      for tls_id in sorted({v[0] for v in tls_of.values()})}
     return SumoNet(network, intersections, {k: v for k, v in programs.items() if k in intersections})
+
+
+SUPPORTED_JUNCTIONS = {
+    "priority": "minor roads give way to the major road (the net's foes/response)",
+    "right_before_left": "each approach gives way to the one on its right (the net's foes/response)",
+    "left_before_right": "each approach gives way to the one on its left (the net's foes/response)",
+    "priority_stop": "approximated as priority: minor roads give way but do not stop first",
+    "unregulated": "no rules: every movement goes",
+}
+"""Unsignalised SUMO junction types the importer maps to yield rules, and how."""
+
+
+def _check_junction_type(node: Any) -> None:
+    kind = node.getType()
+    if kind in SUPPORTED_JUNCTIONS or kind in ("dead_end", "internal"):
+        return
+    raise ModelError(f"junction {node.getID()!r} has type {kind!r}, which Greenwave's simulator does not model "
+                     f"(supported unsignalised types: {', '.join(sorted(SUPPORTED_JUNCTIONS))})")
 
 
 def _connections(edges: list[Any], edge_ids: set[str]) -> list[Any]:
@@ -139,11 +162,16 @@ def _movement(net: Any, mid: str, cs: list[Any], lanes: list[int]) -> Movement:
     length = sum(lengths) / len(lengths)
     time = sum(times) / len(times)
     first = cs[0]
+    to_lanes = sorted({c.getToLane().getIndex() for c in cs})
+    pairs = {(c.getFromLane().getIndex(), c.getToLane().getIndex()) for c in cs}
+    if len(pairs) == len(lanes) * len(to_lanes):
+        pairs = set()  # every lane reaches every lane: nothing to say
     return Movement(id=mid, node=first.getFrom().getToNode().getID(), from_link=first.getFrom().getID(),
                     to_link=first.getTo().getID(), turn=Turn.from_sumo(first.getDirection()),
-                    from_lanes=tuple(lanes), to_lanes=tuple(sorted({c.getToLane().getIndex() for c in cs})),
+                    from_lanes=tuple(lanes), to_lanes=tuple(to_lanes),
                     internal_length_m=round(length, 3),
-                    internal_speed_m_s=round(length / time, 3) if time > 0 else first.getTo().getSpeed())
+                    internal_speed_m_s=round(length / time, 3) if time > 0 else first.getTo().getSpeed(),
+                    lane_pairs=tuple(sorted(pairs)))
 
 
 def _internal_path(net: Any, c: Any) -> tuple[float, float]:
@@ -173,18 +201,30 @@ def _intersection(net: Any, network: Network, tls_id: str, conns: list[Any],
     conflicts: set[frozenset[str]] = set()
     yields: set[tuple[str, str]] = set()
     for node_id in nodes:
-        node = net.getNode(node_id)
-        at_node = [c for c in conns if c.getFrom().getToNode().getID() == node_id]
-        index = {id(c): node.getLinkIndex(c) for c in at_node}
-        for a in at_node:
-            for b in at_node:
-                ma, mb = movement_of[id(a)], movement_of[id(b)]
-                ia, ib = index[id(a)], index[id(b)]
-                if ma == mb or ia < 0 or ib < 0 or ia not in node._foes or ib not in node._foes:
-                    continue
-                if node.areFoes(ia, ib):
-                    conflicts.add(frozenset((ma, mb)))
-                if node.forbids(b, a):
-                    yields.add((ma, mb))
+        node_conflicts, node_yields = _right_of_way(net, node_id, conns, movement_of)
+        conflicts |= node_conflicts
+        yields |= node_yields
     return make_intersection(network, tls_id, nodes, conflicts=frozenset(conflicts), yields=frozenset(yields),
                              signal_links=tuple(signal_links))
+
+
+def _right_of_way(net: Any, node_id: str, conns: list[Any], movement_of: dict[int, str]
+                  ) -> tuple[set[frozenset[str]], set[tuple[str, str]]]:
+    """Conflicting movement pairs and ordered yields ``(a gives way to b)`` at one junction, from its
+    ``foes`` and ``response`` bits (``forbids(b, a)``: b's link prohibits a's)."""
+    node = net.getNode(node_id)
+    at_node = [c for c in conns if c.getFrom().getToNode().getID() == node_id]
+    index = {id(c): node.getLinkIndex(c) for c in at_node}
+    conflicts: set[frozenset[str]] = set()
+    yields: set[tuple[str, str]] = set()
+    for a in at_node:
+        for b in at_node:
+            ma, mb = movement_of[id(a)], movement_of[id(b)]
+            ia, ib = index[id(a)], index[id(b)]
+            if ma == mb or ia < 0 or ib < 0 or ia not in node._foes or ib not in node._foes:
+                continue
+            if node.areFoes(ia, ib):
+                conflicts.add(frozenset((ma, mb)))
+            if node.forbids(b, a):
+                yields.add((ma, mb))
+    return conflicts, yields
