@@ -12,6 +12,8 @@ Greenwave's simulator, seeds 1..N, all-vehicle mean time loss, for:
                    (time-of-day plan = best_fixed)
   adaptive_outage  the same with the camera of one intersection (I3) delivering nothing for 30 min
                    at the peak (its counts stop): failsafe to its time-of-day plan, then back
+  max_pressure     stage control (no cycle, no coordination) on the stages of best_fixed: max pressure
+  adaptive_stage   the same with Greenwave's adaptive stage control (signal_control/adaptive_stage.py)
 
 Optional: ``--bound`` adds a hindsight bound (benchmarks/_closed_loop_bound.py): slice by slice the
 best of the optimiser's fixed plans (average demand at cycles 30..80 s, and each slice's true
@@ -42,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._sumo_eval import REF_SCN
 from signal_control.adaptive import AdaptiveParams, TimeOfDayPlan
-from signal_control.demo.runs import CameraOutage, RunResult, run_adaptive, run_fixed
+from signal_control.demo.runs import CameraOutage, RunResult, run_adaptive, run_fixed, run_stage
 from signal_control.optimize import optimize
 from signal_control.params import HCM, SUMO_MICRO
 from traffic.scenario import Scenario
@@ -56,6 +58,8 @@ OUTAGE = CameraOutage("I3", 3600.0, 5400.0)
 def _task(args: tuple) -> RunResult:
     kind, scenario, plans, seed, params, outage = args
     sc = scenario.with_plans(plans) if plans else scenario
+    if kind in ("max_pressure", "adaptive_stage"):
+        return run_stage(sc, kind, seed)
     if params is None:
         return run_fixed(sc, kind, seed)
     return run_adaptive(sc, [TimeOfDayPlan(0.0, "best_fixed", plans)], seed, params, outage=outage, kind=kind)
@@ -86,6 +90,7 @@ def run(seeds: list[int], jobs: int, sumo_tools: bool, params: AdaptiveParams) -
     tasks = [(k, scenario, p, s, None, None) for k, p in plans.items() for s in seeds]
     tasks += [("adaptive", scenario, best, s, params, None) for s in seeds]
     tasks += [("adaptive_outage", scenario, best, s, params, OUTAGE) for s in seeds]
+    tasks += [(k, scenario, best, s, None, None) for k in ("max_pressure", "adaptive_stage") for s in seeds]
     results: dict[str, dict[int, RunResult]] = {}
     with cf.ProcessPoolExecutor(max_workers=jobs) as pool:
         for r in pool.map(_task, tasks):
@@ -103,13 +108,17 @@ def run(seeds: list[int], jobs: int, sumo_tools: bool, params: AdaptiveParams) -
                                     "mean_stops": statistics.fmean(by_seed[s].metrics["mean_stops"] for s in seeds),
                                     "plan_changes": statistics.fmean(by_seed[s].plan_changes for s in seeds),
                                     "per_seed": v}
+    for controller in ("adaptive", "adaptive_stage", "max_pressure"):
+        mine = results[controller]
+        for kind in results:
+            if kind in ("adaptive", "adaptive_outage", "max_pressure", "adaptive_stage"):
+                continue
+            if controller != "adaptive" and kind not in ("best_fixed", "sumo_tools"):
+                continue
+            g = [100.0 * (1.0 - mine[s].metrics["mean_time_loss_s"] / results[kind][s].metrics["mean_time_loss_s"])
+                 for s in seeds]
+            out["gains_pct"][f"{controller}_vs_{kind}"] = {"mean": statistics.fmean(g), "sd": _sd(g)}
     adaptive = results["adaptive"]
-    for kind in results:
-        if kind in ("adaptive", "adaptive_outage"):
-            continue
-        g = [100.0 * (1.0 - adaptive[s].metrics["mean_time_loss_s"] / results[kind][s].metrics["mean_time_loss_s"])
-             for s in seeds]
-        out["gains_pct"][f"adaptive_vs_{kind}"] = {"mean": statistics.fmean(g), "sd": _sd(g)}
     events = results["adaptive_outage"][seeds[0]].events
     out["outage_events_seed1"] = [e for e in events if e["intersection"] == OUTAGE.intersection]
     outage = results["adaptive_outage"]

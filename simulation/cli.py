@@ -31,10 +31,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--queue-interval-s", type=float, default=300.0, metavar="S",
                    help="sample each lane group's queue (vehicles) every S seconds into 'queue_veh' "
                         "(default %(default)s; 0 turns it off)")
-    p.add_argument("--controller", choices=("fixed", "adaptive"), default="fixed",
+    p.add_argument("--controller", choices=("fixed", "adaptive", "max-pressure", "adaptive-stage"), default="fixed",
                    help="fixed: run the plans as they are (default); adaptive: the adaptive controller "
                         "re-optimises from the simulated detectors' counts (time-of-day fallback: the plans "
-                        "in force at the start)")
+                        "in force at the start); max-pressure, adaptive-stage: stage control (no cycle: every "
+                        "control step the next stage of each signal, from detectors on the approaches; the "
+                        "stages are the green phases of each signal's plan)")
+    p.add_argument("--control-step-s", type=float, default=5.0, metavar="S",
+                   help="stage control: seconds between decisions (default %(default)s)")
+    p.add_argument("--detector-range-m", type=float, default=100.0, metavar="M",
+                   help="stage control: detected stretch upstream of each stop line (default %(default)s)")
     p.add_argument("--reoptimize-every-s", type=float, default=900.0, metavar="S",
                    help="adaptive: re-optimisation period (default %(default)s)")
     p.add_argument("--dynamic-routing", action="store_true",
@@ -63,6 +69,13 @@ def _simulate(args: argparse.Namespace) -> int:
     seeds = list(range(1, args.seeds + 1)) if args.seeds else [args.seed]
     if args.controller == "adaptive":
         return _adaptive(args, scenario, seeds, interval or 300.0, params)
+    stage = None
+    if args.controller in ("max-pressure", "adaptive-stage"):
+        if args.control_step_s <= 0 or args.detector_range_m <= 0:
+            raise ScenarioError("--control-step-s and --detector-range-m must be > 0")
+        stage = _stage_spec(scenario, args)
+        if args.jobs > 1:
+            raise ScenarioError("--jobs: stage controllers hold state, so seeds run in series (use --jobs 1)")
     t0 = time.perf_counter()
     if len(seeds) == 1:
         span = args.duration_s or (scenario.end_s - scenario.begin_s)
@@ -72,22 +85,53 @@ def _simulate(args: argparse.Namespace) -> int:
                 bar.update(max(0, min(round(now_s - scenario.begin_s), bar.total) - bar.n))
 
             result = simulate(scenario, seeds[0], params, duration_s=args.duration_s, progress=tick,
-                              detector_interval_s=interval).as_dict()
+                              detector_interval_s=interval, stage_control=stage).as_dict()
         result["sd"] = None
     else:
         with tqdm(total=len(seeds), unit="seed", desc="simulating", file=sys.stderr, disable=None,
                   leave=False) as bar:
-            result = simulate_seeds(scenario, seeds, params, duration_s=args.duration_s, jobs=args.jobs,
-                                    progress=lambda: bar.update(1), detector_interval_s=interval)
+            if stage is not None:
+                result = _stage_seeds(scenario, seeds, params, args, interval, lambda: bar.update(1))
+            else:
+                    result = simulate_seeds(scenario, seeds, params, duration_s=args.duration_s, jobs=args.jobs,
+                                        progress=lambda: bar.update(1), detector_interval_s=interval)
         result.pop("runs", None)
     plan_names = sorted({scenario.active_plans[i] for i in scenario.intersections})
-    out = {"scenario": scenario.name, "plan": args.plan or ",".join(plan_names), "seeds": seeds,
+    plan = args.plan or ",".join(plan_names)
+    if stage is not None:
+        plan = f"{args.controller} (stages of {plan})"
+    out = {"scenario": scenario.name, "plan": plan, "seeds": seeds,
            "wall_s": round(time.perf_counter() - t0, 3), **result}
     if args.json:
         print(json.dumps(_clean(out), indent=1))
     else:
         print(_tables(out))
     return 0
+
+
+def _stage_spec(scenario: Any, args: argparse.Namespace) -> Any:
+    """A fresh stage controller on the stages of every signal's plan in force."""
+    from signal_control.adaptive_stage import AdaptiveStageController
+    from signal_control.max_pressure import MaxPressureController
+    from simulation.stage_control import StageControlSpec
+    from traffic.stages import stage_sets
+
+    sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections))
+    controller = (MaxPressureController if args.controller == "max-pressure" else AdaptiveStageController)(sets)
+    return StageControlSpec(controller, sets, args.control_step_s, args.detector_range_m)
+
+
+def _stage_seeds(scenario: Any, seeds: list[int], params: Any, args: argparse.Namespace, interval: float | None,
+                 tick: Any) -> dict[str, Any]:
+    from simulation.metrics import combine_seeds
+    from simulation.runner import simulate
+
+    runs = []
+    for seed in seeds:
+        runs.append(simulate(scenario, seed, params, duration_s=args.duration_s, detector_interval_s=interval,
+                             stage_control=_stage_spec(scenario, args)).as_dict())
+        tick()
+    return combine_seeds(runs) if len(runs) > 1 else {**runs[0], "sd": None}
 
 
 def _adaptive(args: argparse.Namespace, scenario: Any, seeds: list[int], interval_s: float,

@@ -16,6 +16,7 @@ from simulation.model import LinkState, MoveState, Vehicle, VehicleLog
 from simulation.params import DEFAULT_PARAMS, SimParams
 from simulation.routing import LaneTable, LiveRouter, lane_choices
 from simulation.signals import SignalTimer
+from simulation.stage_control import StageControl, StageControlSpec, StageTimer
 from traffic.control import Controller, SignalState
 from traffic.counts import IntervalCounts
 from traffic.errors import ModelError
@@ -37,7 +38,8 @@ class Simulation:
     def __init__(self, scenario: Scenario, seed: int = 1, params: SimParams = DEFAULT_PARAMS, *,
                  duration_s: float | None = None, detector_interval_s: float | None = None,
                  controller: PlanDecider | Controller | None = None, record_departures: bool = False,
-                 progress: Callable[[float], None] | None = None) -> None:
+                 progress: Callable[[float], None] | None = None,
+                 stage_control: StageControlSpec | None = None) -> None:
         self.scenario = scenario
         self.departures: list[tuple[float, str, int]] | None = [] if record_departures else None
         self.seed = seed
@@ -64,7 +66,12 @@ class Simulation:
         self._watchdog: simpy.Process | None = None
         self.horizon_s = (scenario.begin_s + duration_s) if duration_s is not None \
             else scenario.end_s + params.max_extra_s
+        if stage_control is not None and controller is not None:
+            raise ModelError("a simulation runs either plans with a plan controller or stage control, not both")
+        self.stage_control = StageControl(self, stage_control) if stage_control is not None else None
         self._build_network()
+        if self.stage_control is not None:
+            self.stage_control.start()
         self.router = (LiveRouter(self, params.routing_sample_s, params.routing_window_s,
                                   params.routing_minor_penalty_s) if params.dynamic_routing else None)
         self._od: dict[int, tuple[str, str]] = {}  # vehicles routed at insertion: vid -> (origin, destination)
@@ -83,8 +90,9 @@ class Simulation:
         self.links: dict[str, LinkState] = {}
         for i, link in enumerate(net.links.values()):
             self.links[link.id] = LinkState(i, link.id, link.length_m, link.speed_m_s)
-        self.timers: dict[str, SignalTimer] = {iid: SignalTimer(sc.active_plan(iid), p.yellow_go_s)
-                                               for iid in sc.intersections}
+        staged = self.stage_control.timers if self.stage_control is not None else {}
+        self.timers: dict[str, SignalTimer | StageTimer] = {
+            iid: staged.get(iid) or SignalTimer(sc.active_plan(iid), p.yellow_go_s) for iid in sc.intersections}
         node_timer = {node: self.timers[iid] for iid, inter in sc.intersections.items() for node in inter.nodes}
         headway = {"s": p.headway_through_s, "r": p.headway_right_s, "l": p.headway_left_s, "t": p.headway_left_s}
         self.moves: dict[str, MoveState] = {}
@@ -481,6 +489,8 @@ class Simulation:
         for p in sequence:
             check_plan(p, inter)
         timer = self.timers[intersection]
+        if isinstance(timer, StageTimer):
+            raise ModelError(f"{intersection!r} is under stage control: it runs no plan")
         switch_at = timer.request(sequence, self.env.now)
         self._schedule_commit(intersection, sequence[0], switch_at)
         return switch_at
@@ -497,15 +507,19 @@ class Simulation:
         self.plan_changes.append((self.env.now, intersection, plan.name))
         if following < math.inf:
             self._schedule_commit(intersection, timer.pending_plan, following)
+        self.signal_changed(intersection)
+
+    def signal_changed(self, intersection: str) -> None:
+        """Wake the lanes sleeping on this intersection's signal: what it shows has changed."""
         for lane in self.lanes_of_intersection[intersection]:
             if lane.sleeping_until > self.env.now and lane.proc.is_alive and lane.proc.target is not None:
-                lane.proc.interrupt("plan change")
+                lane.proc.interrupt("signal change")
 
     def signal_states(self) -> dict[str, SignalState]:
         """Each signal's plan in force and the end of its current cycle (for controllers)."""
         now = self.env.now
         return {iid: SignalState(iid, t.plan, t.cycle_end_after(now), t.pending_plan is not None)
-                for iid, t in self.timers.items()}
+                for iid, t in self.timers.items() if isinstance(t, SignalTimer)}
 
     # --- running -------------------------------------------------------------------------------
 

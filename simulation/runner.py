@@ -11,6 +11,7 @@ from typing import Any
 from simulation.engine import PlanDecider, Simulation
 from simulation.metrics import combine_seeds, run_metrics
 from simulation.params import DEFAULT_PARAMS, SimParams
+from simulation.stage_control import StageControlSpec
 from traffic.scenario import Scenario
 
 
@@ -32,14 +33,16 @@ class SimulationResult:
 def simulate(scenario: Scenario, seed: int = 1, params: SimParams = DEFAULT_PARAMS, *,
              duration_s: float | None = None, detector_interval_s: float | None = None,
              controller: PlanDecider | None = None,
-             progress: Callable[[float], None] | None = None) -> SimulationResult:
+             progress: Callable[[float], None] | None = None,
+             stage_control: StageControlSpec | None = None) -> SimulationResult:
     """Run the scenario's active plans (and the controller, if any) once with ``seed``.
 
+    ``stage_control`` runs the signals it names under a stage controller instead of their plans.
     ``progress`` is called with the simulated time every simulated minute.
     """
     t0 = time.perf_counter()
     sim = Simulation(scenario, seed, params, duration_s=duration_s, detector_interval_s=detector_interval_s,
-                     controller=controller, progress=progress).run()
+                     controller=controller, progress=progress, stage_control=stage_control).run()
     out = run_metrics(sim)
     return SimulationResult(seed, out["metrics"], out["lane_groups"], out["route_groups"],
                             time.perf_counter() - t0, sim.plan_changes)

@@ -126,6 +126,20 @@ def run_fixed(scenario: Scenario, kind: str, seed: int, duration_s: float | None
     return RunResult(kind, seed, run_metrics(sim)["metrics"], delay_series(sim), final_plans=scenario.active_plan_set())
 
 
+def run_stage(scenario: Scenario, kind: str, seed: int, duration_s: float | None = None) -> RunResult:
+    """Stage control on the stages of the scenario's active plans: ``kind`` ``max_pressure`` or
+    ``adaptive_stage`` (every stage and move validated before the run)."""
+    from signal_control.adaptive_stage import AdaptiveStageController
+    from signal_control.max_pressure import MaxPressureController
+    from simulation.stage_control import StageControlSpec
+    from traffic.stages import stage_sets
+
+    sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections))
+    controller = {"max_pressure": MaxPressureController, "adaptive_stage": AdaptiveStageController}[kind](sets)
+    sim = Simulation(scenario, seed, duration_s=duration_s, stage_control=StageControlSpec(controller, sets)).run()
+    return RunResult(kind, seed, run_metrics(sim)["metrics"], delay_series(sim), final_plans=scenario.active_plan_set())
+
+
 def run_adaptive(scenario: Scenario, time_of_day: Sequence[TimeOfDayPlan], seed: int, params: AdaptiveParams,
                  *, duration_s: float | None = None, detector_interval_s: float = 300.0,
                  outage: CameraOutage | None = None, camera: CameraFeed | None = None,
