@@ -6,6 +6,10 @@ Each camera is a plain Dask task (``run_camera``) that runs for as long as its s
 stream: until the fleet is stopped), so it holds one worker thread: give the cluster at least one
 thread per camera. A worker process that dies is handled by Dask first (it re-runs the task on
 another worker); a task that ends with an error, or that Dask gave up on, is restarted here.
+
+With ``job.batch`` set, the cameras running in one worker process share one detector (one model
+load) and their frames run in batched calls (``detection.batching``); a model whose backend cannot
+batch (the TFLite export) falls back to a detector per camera, with one warning per model.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from detection.batched import BatchSupport, batch_support
 from detection.fleet_config import CameraJob, Fleet
 from detection.push import CountsPusher, PushError, PushRejected
 
@@ -39,29 +44,46 @@ class CameraRun:
     vehicles: int
     health: str
     stopped: bool
+    batched: bool = False
+    shared_detector: str | None = None  # "host:pid#n": the process's shared detector this camera used
+    frames_per_call: float | None = None  # that detector's mean frames per inference call so far
 
 
 def run_camera(job: CameraJob, attempt: int = 1, stop_event: str | None = None, *,
                open_source: Callable[[str], Any] | None = None,
-               make_detector: Callable[[CameraJob], Any] | None = None, push_timeout_s: float = 60.0) -> CameraRun:
+               make_detector: Callable[[CameraJob], Any] | None = None,
+               make_shared_detector: Callable[[CameraJob], Any] | None = None,
+               push_timeout_s: float = 60.0) -> CameraRun:
     """One attempt of one camera: count its source and push every interval; the Dask task.
 
     Args:
         stop_event: name of a ``distributed.Event``; once set, the camera ends cleanly (checked
             about once a second).
-        open_source, make_detector: injectable for tests (default: ``detection.sources.open_source``
-            and a ``YoloDetector`` of the job's model).
+        open_source, make_detector, make_shared_detector: injectable for tests (default:
+            ``detection.sources.open_source``, a ``YoloDetector`` of the job's model, and, with
+            ``job.batch``, one ``MultiCameraDetector`` per process shared by its cameras).
 
     Raises:
         Whatever stops the camera: the source cannot be opened, the model cannot be loaded, the
         API refused the counts (``PushRejected``) or could not be reached before the deadline
-        (``PushError``), or any unexpected error.
+        (``PushError``), batched inference failed (``BatchInferenceError``), or any unexpected error.
     """
-    from detection.pipeline import CountingPipeline, PipelineSettings, auto_stride
     from detection.sources import open_source as default_open_source
 
     source = (open_source or default_open_source)(job.source)
-    detector = (make_detector or _yolo)(job)
+    detector = camera_detector(job, source.is_live, make_detector, make_shared_detector)
+    try:
+        return _count(job, attempt, stop_event, source, detector, push_timeout_s)
+    finally:
+        close = getattr(detector, "close", None) if job.batch is not None else None
+        if close is not None:
+            close()
+
+
+def _count(job: CameraJob, attempt: int, stop_event: str | None, source: Any, detector: Any,
+           push_timeout_s: float) -> CameraRun:
+    from detection.pipeline import CountingPipeline, PipelineSettings, auto_stride
+
     stride = job.stride or auto_stride(source, detector, job.camera)
     anchor_s = time.time() if source.is_live else job.epoch_anchor_s
     pusher = CountsPusher(job.api_url, job.camera_id, job.api_key, anchor_s)
@@ -74,7 +96,8 @@ def run_camera(job: CameraJob, attempt: int = 1, stop_event: str | None = None, 
 
     settings = PipelineSettings(stride=stride, tracker=job.tracker, interval_s=job.interval_s,
                                 max_frames=job.max_frames)
-    log.info("camera %s: attempt %d, %s, stride %d", job.camera_id, attempt, source.name, stride)
+    log.info("camera %s: attempt %d, %s, stride %d%s", job.camera_id, attempt, source.name, stride,
+             ", batched" if job.batch is not None else "")
     try:
         run = CountingPipeline(job.camera, detector, settings).run(source, should_stop=should_stop,
                                                                    on_interval=pusher.submit)
@@ -84,8 +107,47 @@ def run_camera(job: CameraJob, attempt: int = 1, stop_event: str | None = None, 
         raise
     stats = pusher.close(push_timeout_s)
     vehicles = sum(iv.vehicles(k) for iv in run.intervals for k in iv.counts)
+    front = getattr(detector, "front", None) if job.batch is not None else None
     return CameraRun(job.camera_id, attempt, run.source, run.frames_read, run.frames_processed, stride,
-                     len(run.intervals), stats.stored_intervals, vehicles, str(run.health.state), stopped["by_event"])
+                     len(run.intervals), stats.stored_intervals, vehicles, str(run.health.state), stopped["by_event"],
+                     job.batch is not None, None if front is None else front.name,
+                     None if front is None else round(front.stats().frames_per_call, 2))
+
+
+def camera_detector(job: CameraJob, live: bool, make_detector: Callable[[CameraJob], Any] | None = None,
+                    make_shared_detector: Callable[[CameraJob], Any] | None = None) -> Any:
+    """The detector a camera's pipeline calls: its own, or with ``job.batch`` a ``CameraClient`` of
+    the process's shared batching detector for the job's model (close it when the camera ends).
+
+    A live camera passes one frame per call (it never waits for its own next frames: the other
+    cameras fill the batch); a file passes up to a whole batch.
+    """
+    if job.batch is None:
+        return (make_detector or _yolo)(job)
+    from detection.batching import shared_client
+
+    make = make_shared_detector or _multi
+    return shared_client((job.model, make), lambda: make(job), job.batch, job.camera_id,
+                         frames_per_call=1 if live else None)
+
+
+def unbatchable_off(fleet: Fleet, support: Callable[[str], BatchSupport] = batch_support) -> Fleet:
+    """The fleet with batching turned off for cameras whose model cannot batch, saying so once per model."""
+    off = {}
+    for model in sorted({j.model for j in fleet.jobs if j.batch is not None}):
+        s = support(model)
+        if not s.native:
+            off[model] = s.reason
+            log.warning("batched inference is off for %s (%s): each camera runs its own detector", model, s.reason)
+    if not off:
+        return fleet
+    return replace(fleet, jobs=tuple(replace(j, batch=None) if j.model in off else j for j in fleet.jobs))
+
+
+def _multi(job: CameraJob) -> Any:
+    from detection.batched import MultiCameraDetector
+
+    return MultiCameraDetector(job.model, job.batch.size if job.batch is not None else 1)
 
 
 def _yolo(job: CameraJob) -> Any:
@@ -139,10 +201,12 @@ def run_fleet(client: Any, fleet: Fleet, *, task: Task = run_camera, task_kwargs
     A camera whose task fails is restarted after ``fleet.restart.backoff.delay_s(n)`` for its n-th
     restart, at most ``fleet.restart.max_restarts`` times (``PushRejected`` is never retried: the
     API refused the credential or the counts). Ctrl-C (``KeyboardInterrupt``) stops every camera
-    cleanly (each pushes what it counted) within ``grace_s``.
+    cleanly (each pushes what it counted) within ``grace_s``. Batching is turned off, with one
+    warning, for the cameras of a model whose backend cannot batch (``unbatchable_off``).
     """
     from distributed import Event
 
+    fleet = unbatchable_off(fleet)
     token = uuid.uuid4().hex[:10]
     stop_name = f"gw-fleet-stop-{token}"
     stop = Event(stop_name, client=client)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+from detection.batching import MAX_BATCH_SIZE, MAX_WAIT_LIMIT_MS, BatchSettings
 from detection.errors import CameraConfigError
 from traffic.errors import TrafficError
 
@@ -27,7 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "long-lived task on a Dask cluster (a local one with --workers, or --scheduler), and push each "
                     "camera's interval counts to the API's POST /api/v1/counts with that camera's key. A camera "
                     "that fails is restarted with back-off up to the file's restart.max_restarts times, then "
-                    "reported failed while the others go on. Needs the 'detect' and 'dask' extras.",
+                    "reported failed while the others go on. With batching (--batch-size or the file's \"batch\"), "
+                    "the cameras of each worker process share one detector and their frames run in batched "
+                    "calls, for GPUs; a model that cannot batch (the TFLite export) falls back to a detector per "
+                    "camera. Needs the 'detect' and 'dask' extras.",
         epilog="Exit status: 0 when every camera ended (file sources) or was stopped (Ctrl-C), 1 when a camera "
                "failed for good, 2 for bad input.")
     p.add_argument("cameras", metavar="CAMERAS.json", help="the cameras: id, source, config, credential, intersection")
@@ -37,27 +41,41 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="address of a running Dask scheduler whose workers have one thread per camera")
     where.add_argument("--workers", type=int, default=None, metavar="K",
                        help="start a local cluster of K worker processes (default: one per camera, at most one per "
-                            "CPU core), with enough threads for every camera")
+                            "CPU core; one with batching), with enough threads for every camera")
+    batch = p.add_mutually_exclusive_group()
+    batch.add_argument("--batch-size", type=int, default=None, metavar="N",
+                       help=f"batched inference: the cameras of a worker process share one detector, up to N frames "
+                            f"(1..{MAX_BATCH_SIZE}) per call; overrides the file's batch.size (default: off; "
+                            f"recommended with a .pt model on a CUDA host; with batching and no --workers, one worker "
+                            f"process runs every camera)")
+    batch.add_argument("--no-batch", action="store_true", help="a detector per camera, whatever the file says")
+    p.add_argument("--batch-wait-ms", type=float, default=None, metavar="MS",
+                   help=f"longest the free detector waits for more frames before it runs a batch that is not full "
+                        f"(0..{MAX_WAIT_LIMIT_MS:g}; default: the file's batch.max_wait_ms, else 20)")
     p.add_argument("--json", action="store_true", help="print the final report as JSON")
     p.set_defaults(func=_count_cameras)
 
 
 def _count_cameras(args: argparse.Namespace) -> int:
-    from detection.fleet import run_fleet
-    from detection.fleet_config import load_fleet
+    from detection.fleet import run_fleet, unbatchable_off
+    from detection.fleet_config import load_fleet, with_batch
 
     if not args.api.lower().startswith(("http://", "https://")) or len(args.api.split("://", 1)[1].strip("/")) == 0:
         raise CameraConfigError(f"--api {args.api!r}: expected an http:// or https:// URL")
     if args.workers is not None and args.workers < 1:
         raise CameraConfigError(f"--workers must be >= 1 (got {args.workers})")
     fleet = load_fleet(args.cameras, args.api, epoch_anchor_s=time.time())
+    fleet = with_batch(fleet, _batch(args, fleet.jobs[0].batch))
     n = len(fleet.jobs)
     if args.scheduler is None:
         for package in ("ultralytics", "cv2"):
             if importlib.util.find_spec(package) is None:
                 raise TrafficError("greenwave count-cameras needs the detector stack: pip install 'greenwave[detect]'")
     _setup_logging()
-    with _client(args.scheduler, args.workers, n) as (client, threads_per_camera):
+    fleet = unbatchable_off(fleet)  # before the cluster is sized: a TFLite fleet keeps a process per core
+    batched = any(j.batch is not None for j in fleet.jobs)
+    workers = args.workers or (1 if batched else None)  # batched: one process, one model load, every camera
+    with _client(args.scheduler, workers, n) as (client, threads_per_camera):
         if threads_per_camera:
             fleet = replace(fleet, jobs=tuple(replace(j, cpu_threads=threads_per_camera) for j in fleet.jobs))
         threads = sum(client.nthreads().values())
@@ -70,6 +88,29 @@ def _count_cameras(args: argparse.Namespace) -> int:
     report = [_row(s) for s in statuses]
     print(json.dumps({"cameras": report}, indent=1) if args.json else _table(report))
     return 1 if any(s.state == "failed" for s in statuses) else 0
+
+
+def _batch(args: argparse.Namespace, from_file: BatchSettings | None) -> BatchSettings | None:
+    """The batching the command line and the file ask for together.
+
+    Raises:
+        CameraConfigError: a batch size or wait out of range, or a wait without batching.
+    """
+    if args.no_batch:
+        return None
+    if args.batch_size is None and from_file is None:
+        if args.batch_wait_ms is not None:
+            raise CameraConfigError("--batch-wait-ms needs batching: give --batch-size N or a \"batch\" in the "
+                                    "cameras file")
+        return None
+    size = args.batch_size if args.batch_size is not None else from_file.size  # type: ignore[union-attr]
+    wait_ms = args.batch_wait_ms if args.batch_wait_ms is not None else \
+        (from_file.max_wait_ms if from_file is not None else BatchSettings().max_wait_ms)
+    if not 1 <= size <= MAX_BATCH_SIZE:
+        raise CameraConfigError(f"--batch-size must be from 1 to {MAX_BATCH_SIZE} (got {size})")
+    if not (math.isfinite(wait_ms) and 0 <= wait_ms <= MAX_WAIT_LIMIT_MS):
+        raise CameraConfigError(f"--batch-wait-ms must be from 0 to {MAX_WAIT_LIMIT_MS:g} (got {wait_ms:g})")
+    return BatchSettings(size, wait_ms)
 
 
 @contextmanager
@@ -128,6 +169,8 @@ def _row(s: Any) -> dict[str, Any]:
             "frames": r.frames_read if r else None, "stride": r.stride if r else None,
             "intervals": r.intervals if r else None, "stored_intervals": r.stored_intervals if r else None,
             "vehicles": r.vehicles if r else None, "health": r.health if r else None,
+            "batched": r.batched if r else None, "shared_detector": r.shared_detector if r else None,
+            "frames_per_call": r.frames_per_call if r else None,
             "errors": s.errors}
 
 

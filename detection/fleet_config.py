@@ -5,6 +5,7 @@ A file looks like::
 
     {"model": "models/yolo11n_int8.tflite", "interval_s": 60,
      "restart": {"max_restarts": 3, "initial_s": 1.0, "max_s": 60.0},
+     "batch": {"size": 8, "max_wait_ms": 20},
      "cameras": [
        {"id": "cam-7", "source": "rtsp://user:pass@10.0.0.7/stream", "config": "cam7.json",
         "credential_env": "GW_CAM7_KEY", "intersection": "I1"},
@@ -25,12 +26,13 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from detection.batching import MAX_BATCH_SIZE, MAX_WAIT_LIMIT_MS, BatchSettings
 from detection.config import CameraConfig, load_camera_config
 from detection.detector import DEFAULT_MODEL
 from detection.errors import CameraConfigError
@@ -46,6 +48,12 @@ class _RestartModel(BaseModel):
     initial_s: float = Field(default=1.0, ge=0, le=3600)
     factor: float = Field(default=2.0, ge=1, le=10)
     max_s: float = Field(default=60.0, ge=0, le=86400)
+
+
+class _BatchModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: int = Field(ge=1, le=MAX_BATCH_SIZE)
+    max_wait_ms: float = Field(default=20.0, ge=0, le=MAX_WAIT_LIMIT_MS, allow_inf_nan=False)
 
 
 class _Settings(BaseModel):
@@ -75,6 +83,7 @@ class _CameraModel(_Settings):
 class _FleetModel(_Settings):
     cameras: list[_CameraModel] = Field(min_length=1)
     restart: _RestartModel = _RestartModel()
+    batch: _BatchModel | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,7 @@ class CameraJob:
     tracker: str = "bytetrack"
     epoch_anchor_s: float = 0.0
     cpu_threads: int | None = None
+    batch: BatchSettings | None = None  # None: the camera has a detector of its own
 
 
 @dataclass(frozen=True)
@@ -137,7 +147,8 @@ def load_fleet(path: str | Path, api_url: str, epoch_anchor_s: float) -> Fleet:
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise CameraConfigError(f"{path}: camera id(s) given twice: {', '.join(dupes)}")
-    jobs = tuple(_job(path, i, c, m, api_url, epoch_anchor_s) for i, c in enumerate(m.cameras))
+    batch = None if m.batch is None else BatchSettings(m.batch.size, m.batch.max_wait_ms)
+    jobs = tuple(replace(_job(path, i, c, m, api_url, epoch_anchor_s), batch=batch) for i, c in enumerate(m.cameras))
     r = m.restart
     return Fleet(jobs, RestartPolicy(r.max_restarts, Backoff(r.initial_s, r.factor, r.max_s)))
 
@@ -186,3 +197,8 @@ def _source(base: Path, spec: str) -> str:
     if spec.isdigit() or spec.lower().startswith(_URL_SCHEMES):
         return spec
     return str(_relative(base, spec))
+
+
+def with_batch(fleet: Fleet, batch: BatchSettings | None) -> Fleet:
+    """The fleet with batched inference set for every camera (None: each camera its own detector)."""
+    return replace(fleet, jobs=tuple(replace(j, batch=batch) for j in fleet.jobs))

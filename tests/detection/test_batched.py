@@ -113,3 +113,48 @@ def test_batch_size_must_be_positive():
 
     with pytest.raises(ValueError, match="batch_size"):
         MultiCameraDetector("model.pt", batch_size=0)
+
+
+def count_events(camera, detector, max_frames: int) -> list[tuple]:
+    from detection.pipeline import CountingPipeline, PipelineSettings
+    from detection.sources import VideoFileSource
+
+    run = CountingPipeline(camera, detector, PipelineSettings(stride=2, max_frames=max_frames)).run(
+        VideoFileSource(FREEWAY))
+    return [(e.counter, str(e.direction), e.vehicle_class, e.frame_index, e.track_id) for e in run.events]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("frames_per_call", [1, 3])  # a live camera's one frame; a file's frames split across calls
+def test_two_cameras_count_the_same_with_batching_as_without(pt_model, frames_per_call):
+    """Two cameras on the freeway clip (lines 10 px apart: different crops of one size) through one shared
+    detector, their frames in the same calls, count exactly what each counts with a detector of its own."""
+    import threading
+
+    from detection.batched import MultiCameraDetector
+    from detection.batching import BatchingFront, BatchSettings
+    from detection.config import CameraConfig, make_line
+    from detection.detector import YoloDetector
+
+    cameras = {name: CameraConfig(name, (make_line("south", (250 + dx, 450), (850 + dx, 450)),))
+               for name, dx in (("a", 0), ("b", 10))}
+    max_frames = 120  # 4 s of the clip, 60 frames at stride 2
+    alone_det = YoloDetector(pt_model, device="cpu")
+    alone = {name: count_events(cam, alone_det, max_frames) for name, cam in cameras.items()}
+    assert all(len(ev) >= 3 for ev in alone.values()), alone  # enough vehicles crossed for the check to mean much
+
+    front = BatchingFront(MultiCameraDetector(pt_model, batch_size=4, device="cpu"), BatchSettings(4, 200))
+    clients = {name: front.client(name, frames_per_call) for name in cameras}
+    together: dict[str, list[tuple]] = {}
+    threads = [threading.Thread(target=lambda n=name: together.__setitem__(n, count_events(cameras[n], clients[n],
+                                                                                         max_frames)))
+               for name in cameras]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    front.close()
+    stats = front.stats()
+    assert together == alone
+    assert stats.frames == 2 * 60 and stats.mixed_calls > 0, "frames of both cameras shared calls"
+    assert stats.frames_per_call > frames_per_call

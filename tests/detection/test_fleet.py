@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from detection.batching import BatchSettings
 from detection.detections import Detections
 from detection.errors import CameraConfigError, VideoSourceError
 from detection.fleet_config import load_fleet
@@ -67,8 +68,11 @@ def test_cameras_file_resolves_paths_credentials_and_defaults(tmp_path, monkeypa
     assert (b.source, b.api_key, b.stride, b.interval_s) == ("rtsp://u:p@10.0.0.2/s", "gwk_x.y", 3, 30.0)
     assert "gwk_" not in repr(a), "the key never shows in logs"
     assert fleet.restart.max_restarts == 5 and fleet.restart.backoff.delay_s(2) == 1.0
+    assert a.batch is None and b.batch is None, "batching is off unless asked for"
     plain = load_fleet(cameras_file(tmp_path, [cam("c")], model="yolo11n.pt"), "http://a", 0.0)
     assert plain.jobs[0].model == "yolo11n.pt", "a model name Ultralytics downloads stays as given"
+    batched = load_fleet(cameras_file(tmp_path, [cam("c"), cam("d")], batch={"size": 16}), "http://a", 0.0)
+    assert [j.batch for j in batched.jobs] == [BatchSettings(16, 20.0)] * 2, "max_wait_ms defaults to 20"
 
 
 @pytest.mark.parametrize(("cameras", "top", "message"), [
@@ -85,6 +89,13 @@ def test_cameras_file_resolves_paths_credentials_and_defaults(tmp_path, monkeypa
     ([cam("a", nonsense=1)], {}, "cameras[0].nonsense: Extra inputs are not permitted"),
     ([cam("a")], {"restart": {"max_restarts": -1}}, "restart.max_restarts: Input should be greater than or equal"),
     ([cam("a", interval_s=0)], {}, "cameras[0].interval_s: Input should be greater than 0"),
+    ([cam("a")], {"batch": {"size": 0}}, "batch.size: Input should be greater than or equal to 1"),
+    ([cam("a")], {"batch": {"size": 512}}, "batch.size: Input should be less than or equal to 256"),
+    ([cam("a")], {"batch": {"max_wait_ms": 5}}, "batch.size: Field required"),
+    ([cam("a")], {"batch": {"size": 8, "max_wait_ms": -1}}, "batch.max_wait_ms: Input should be greater than"),
+    ([cam("a")], {"batch": {"size": 8, "max_wait_ms": float("nan")}}, "batch.max_wait_ms: Input should be a finite"),
+    ([cam("a")], {"batch": {"size": 8, "wait": 5}}, "batch.wait: Extra inputs are not permitted"),
+    ([cam("a", batch={"size": 8})], {}, "cameras[0].batch: Extra inputs are not permitted"),  # per process, not camera
 ])
 def test_cameras_file_errors_name_the_field(tmp_path, cameras, top, message, monkeypatch):
     monkeypatch.delenv("X_UNSET_FOR_TEST", raising=False)
@@ -101,10 +112,32 @@ def test_unreadable_cameras_file(tmp_path):
         load_fleet(tmp_path / "bad.json", "http://a", 0.0)
 
 
+def test_models_that_cannot_batch_fall_back_to_a_detector_per_camera_saying_so_once(tmp_path, caplog):
+    from detection.fleet import unbatchable_off
+
+    (tmp_path / "m.tflite").write_bytes(b"not an export")  # no metadata: a fixed batch of 1 is assumed
+    cameras = [cam("a"), cam("b"), cam("c", model="m.pt")]
+    fleet = load_fleet(cameras_file(tmp_path, cameras, model="m.tflite", batch={"size": 8}), "http://a", 0.0)
+    caplog.set_level(logging.INFO, logger="greenwave.fleet")
+    kept = unbatchable_off(fleet)
+    assert [j.batch for j in kept.jobs] == [None, None, BatchSettings(8, 20.0)], "the .pt model batches"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "batched inference is off for" in warnings[0] and "m.tflite" in warnings[0]
+    assert "fixed batch of 1" in warnings[0] and "each camera runs its own detector" in warnings[0]
+    assert unbatchable_off(kept) == kept and len(caplog.records) == 1, "nothing left to say the second time"
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["missing.json", "--api", "http://127.0.0.1:1"], "cannot read cameras file"),
     (["cameras.json", "--api", "ftp://x"], "--api 'ftp://x': expected an http:// or https:// URL"),
     (["cameras.json", "--api", "http://a", "--workers", "0"], "--workers must be >= 1"),
+    (["cameras.json", "--api", "http://a", "--batch-size", "0"], "--batch-size must be from 1 to 256 (got 0)"),
+    (["cameras.json", "--api", "http://a", "--batch-size", "300"], "--batch-size must be from 1 to 256 (got 300)"),
+    (["cameras.json", "--api", "http://a", "--batch-size", "8", "--batch-wait-ms", "-5"],
+     "--batch-wait-ms must be from 0 to 10000 (got -5)"),
+    (["cameras.json", "--api", "http://a", "--batch-size", "8", "--batch-wait-ms", "inf"],
+     "--batch-wait-ms must be from 0 to 10000 (got inf)"),
+    (["cameras.json", "--api", "http://a", "--batch-wait-ms", "5"], "--batch-wait-ms needs batching"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)
@@ -223,11 +256,15 @@ class ScriptedDetector:
     def detect(self, images):
         out = []
         for _ in images:
-            y_down, y_up = 20 + 4 * self.i, 220 - 4 * self.i
-            out.append(Detections.from_arrays([[80, y_down - 12, 120, y_down + 12],
-                                               [200, y_up - 12, 216, y_up + 12]], [0.9, 0.8], [0, 1]))
+            out.append(self.boxes(self.i))
             self.i += 1
         return out
+
+    @staticmethod
+    def boxes(i: int) -> Detections:
+        y_down, y_up = 20 + 4 * i, 220 - 4 * i
+        return Detections.from_arrays([[80, y_down - 12, 120, y_down + 12], [200, y_up - 12, 216, y_up + 12]],
+                                      [0.9, 0.8], [0, 1])
 
 
 def scripted_source(spec: str) -> ScriptedSource:
@@ -261,7 +298,8 @@ def api_server(tmp_path_factory):
     with ctx.sessions() as s:
         create_user(s, "viewer", "viewer", "viewer-password", "test", time.time())
         keys = {c: create_camera(ctx, s, c, "I1", "test")["api_key"]
-                for c in ("cam-good", "cam-flaky", "cam-broken", "cam-wrongkey", "cam-real", "cam-live")}
+                for c in ("cam-good", "cam-flaky", "cam-broken", "cam-wrongkey", "cam-real", "cam-live",
+                          "cam-batch-file", "cam-batch-live", "cam-pt-a", "cam-pt-b")}
     ctx.engine.dispose()
     server = Server(db, "--rate-limit", "1000").start()
     try:
@@ -356,13 +394,81 @@ def test_ctrl_c_stops_a_live_camera_cleanly_with_its_counts_delivered(api_server
     assert vehicles(stored, IN_KEY) == 1 and vehicles(stored, OUT_KEY) == 1
 
 
+class IndexedSource(ScriptedSource):
+    """120 frames whose pixels hold the frame index (channel 0) and the camera number (channel 1)."""
+
+    def __init__(self, spec: str):
+        kind, number = spec.split(":")
+        super().__init__(spec)
+        self.is_live, self.number = kind == "indexed-live", int(number)
+
+    def frames(self, stride=1):
+        for i in range(0, self.n, stride):
+            self.frames_read = i + 1
+            image = np.zeros((240, 320, 3), np.uint8)
+            image[..., 0], image[..., 1] = i, self.number
+            yield Frame(i, i / FPS, image)
+
+
+SHARED_LOADS: list[int] = []
+SHARED_CALLS: list[list[tuple[int, int]]] = []
+
+
+class SharedScriptedDetector:
+    """``ScriptedDetector``'s car and motorbike, placed by the frame index read from the pixels, for any
+    number of cameras at once; records each call's (camera, frame) pairs."""
+
+    max_batch = 8
+
+    def __init__(self, job=None):
+        SHARED_LOADS.append(1)
+
+    def detect(self, images):
+        SHARED_CALLS.append([(int(im[0, 0, 1]), int(im[0, 0, 0])) for im in images])
+        return [ScriptedDetector.boxes(int(im[0, 0, 0])) for im in images]
+
+
+def test_batched_cameras_share_one_detector_per_process_and_count_as_alone(api_server, tmp_path):
+    from distributed import Client
+
+    from detection.batching import shared_fronts
+    from detection.fleet import run_fleet
+
+    server, keys = api_server
+    specs = {"cam-batch-file": "indexed:1", "cam-batch-live": "indexed-live:2"}
+    fleet = load_fleet(cameras_file(tmp_path, [cam(c, credential=keys[c], interval_s=5) for c in specs],
+                                    model="shared.pt", batch={"size": 8, "max_wait_ms": 50}), server.url, ANCHOR_S)
+    fleet = replace(fleet, jobs=tuple(replace(j, source=specs[j.camera_id], stride=1) for j in fleet.jobs))
+    SHARED_LOADS.clear()
+    SHARED_CALLS.clear()
+    with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0") as client:
+        statuses = run_fleet(client, fleet, task_kwargs={
+            "open_source": IndexedSource, "make_detector": ScriptedDetector,
+            "make_shared_detector": SharedScriptedDetector})
+    for st in statuses:
+        assert (st.state, st.attempts, st.errors) == ("done", 1, []), st
+        assert st.result.batched and st.result.frames_read == 120 and st.result.vehicles == 2
+        assert st.result.shared_detector == statuses[0].result.shared_detector is not None
+        stored = stored_counts(server, st.camera_id)
+        assert vehicles(stored, IN_KEY) == 1 and vehicles(stored, OUT_KEY) == 1, "as ScriptedDetector counts alone"
+    assert SHARED_LOADS == [1], "one detector for the process, not one per camera"
+    assert shared_fronts() == 0, "released when the last camera ended"
+    seen = sorted(p for call in SHARED_CALLS for p in call)
+    assert seen == sorted((c, i) for c in (1, 2) for i in range(120)), "every frame detected exactly once"
+    assert max(len(call) for call in SHARED_CALLS) <= 8
+    assert any(len({c for c, _ in call}) == 2 for call in SHARED_CALLS), "frames of both cameras shared a call"
+    live_calls = [call for call in SHARED_CALLS if any(c == 2 for c, _ in call)]
+    assert all(sum(c == 2 for c, _ in call) == 1 for call in live_calls), "a live camera sends one frame at a time"
+
+
 @pytest.mark.slow
 def test_real_detector_counts_the_freeway_clip_into_the_api_through_the_cli(api_server, tmp_path, real):
-    """The shipped detector on the 15-s freeway clip (24 vehicles southbound by hand) at stride 4."""
+    """The shipped detector on the 15-s freeway clip (24 vehicles southbound by hand) at stride 4; the
+    file asks for batching, which the TFLite export cannot do: it falls back and says so."""
     server, keys = api_server
     camera_config(tmp_path / "freeway.json", line=((250, 450), (850, 450)))
     (tmp_path / "cameras.json").write_text(json.dumps({
-        "model": str(MODEL), "interval_s": 5, "stride": 4,
+        "model": str(MODEL), "interval_s": 5, "stride": 4, "batch": {"size": 4},
         "cameras": [{"id": "cam-real", "source": str(FREEWAY), "config": "freeway.json", "intersection": "I1",
                      "credential_env": "GW_TEST_CAM_REAL"}]}))
     out = subprocess.run([sys.executable, "-c", "import sys; from traffic.cli.main import main; sys.exit(main())",
@@ -371,8 +477,58 @@ def test_real_detector_counts_the_freeway_clip_into_the_api_through_the_cli(api_
                          env={**os.environ, "GW_TEST_CAM_REAL": keys["cam-real"], "YOLO_OFFLINE": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
     (row,) = json.loads(out.stdout)["cameras"]
-    assert (row["state"], row["restarts"], row["frames"], row["stride"]) == ("done", 0, 450, 4)
+    assert (row["state"], row["restarts"], row["frames"], row["stride"], row["batched"]) == ("done", 0, 450, 4, False)
+    assert "batched inference is off for" in out.stderr and "fixed batch of 1" in out.stderr
     stored = stored_counts(server, "cam-real")
     assert len(stored) == row["stored_intervals"] == row["intervals"] == 3  # 15 s in 5-s intervals
     assert vehicles(stored, IN_KEY) == row["vehicles"] == 24, "as test_real_video's ground truth at stride 4"
     assert "cam-real: done after 450 frame(s), 3 interval(s) stored" in out.stderr
+
+
+@pytest.fixture(scope="module")
+def pt_model(tmp_path_factory):
+    """The shared TFLite detector converted to a PyTorch checkpoint (dynamic batch), once per module."""
+    if not MODEL.is_file():
+        pytest.skip(f"shared model not found at {MODEL}")
+    pytest.importorskip("ultralytics", reason="needs the 'detect' extra")
+    pytest.importorskip("ai_edge_litert", reason="the TFLite model needs ai-edge-litert")
+    from detection.convert import convert_tflite
+
+    return convert_tflite(MODEL, tmp_path_factory.mktemp("fleet-pt") / "yolo11n_from_tflite.pt").out_path
+
+
+@pytest.mark.slow
+def test_batched_cameras_through_the_cli_count_as_a_detector_of_their_own(api_server, tmp_path, pt_model):
+    """Two cameras on the freeway clip, the converted PyTorch model batched in one Dask worker process
+    (--batch-size): each counts the vehicles its own detector counts on the same frames."""
+    from detection.config import load_camera_config
+    from detection.detector import YoloDetector
+    from detection.pipeline import CountingPipeline, PipelineSettings
+    from detection.sources import VideoFileSource
+
+    server, keys = api_server
+    lines = {"cam-pt-a": ((250, 450), (850, 450)), "cam-pt-b": ((260, 450), (860, 450))}  # crops of one size
+    for cid, line in lines.items():
+        camera_config(tmp_path / f"{cid}.json", line=line)
+    (tmp_path / "cameras.json").write_text(json.dumps({
+        "model": str(pt_model), "interval_s": 5, "stride": 2, "max_frames": 120,
+        "cameras": [{"id": cid, "source": str(FREEWAY), "config": f"{cid}.json", "intersection": "I1",
+                     "credential_env": f"GW_TEST_{cid[-1].upper()}"} for cid in lines]}))
+    out = subprocess.run([sys.executable, "-c", "import sys; from traffic.cli.main import main; sys.exit(main())",
+                          "count-cameras", str(tmp_path / "cameras.json"), "--api", server.url, "--batch-size", "4",
+                          "--batch-wait-ms", "200", "--json"], capture_output=True, text=True, timeout=300,
+                         check=False, env={**os.environ, "GW_TEST_A": keys["cam-pt-a"], "GW_TEST_B": keys["cam-pt-b"],
+                                           "YOLO_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""})
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {r["camera"]: r for r in json.loads(out.stdout)["cameras"]}
+    detectors = {r["shared_detector"] for r in rows.values()}
+    assert len(detectors) == 1 and None not in detectors, "one worker process, one model load, shared"
+    assert all(1 < r["frames_per_call"] <= 4 for r in rows.values()), rows
+    alone = YoloDetector(pt_model, device="cpu")
+    for cid in lines:
+        run = CountingPipeline(load_camera_config(tmp_path / f"{cid}.json"), alone,
+                               PipelineSettings(stride=2, max_frames=120)).run(VideoFileSource(FREEWAY))
+        assert len(run.events) >= 3
+        row = rows[cid]
+        assert (row["state"], row["batched"], row["frames"]) == ("done", True, 120)
+        assert row["vehicles"] == len(run.events) == vehicles(stored_counts(server, cid), IN_KEY)
