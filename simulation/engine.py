@@ -66,8 +66,9 @@ class Simulation:
         self._watchdog: simpy.Process | None = None
         self.horizon_s = (scenario.begin_s + duration_s) if duration_s is not None \
             else scenario.end_s + params.max_extra_s
-        if stage_control is not None and controller is not None:
-            raise ModelError("a simulation runs either plans with a plan controller or stage control, not both")
+        if stage_control is not None and controller is not None and not stage_control.follows_plans:
+            raise ModelError("a simulation runs either plans with a plan controller or stage control, not both "
+                             "(unless the stage controller follows the plans: coordinated-actuated control)")
         self.stage_control = StageControl(self, stage_control) if stage_control is not None else None
         self._build_network()
         if self.stage_control is not None:
@@ -91,8 +92,12 @@ class Simulation:
         for i, link in enumerate(net.links.values()):
             self.links[link.id] = LinkState(i, link.id, link.length_m, link.speed_m_s)
         staged = self.stage_control.timers if self.stage_control is not None else {}
+        # every signal's plan clock: the plan in force and its cycle (what plan controllers change);
+        # the lanes of a signal under stage control ask its stage timer instead
+        self.plan_clocks: dict[str, SignalTimer] = {
+            iid: SignalTimer(sc.active_plan(iid), p.yellow_go_s) for iid in sc.intersections}
         self.timers: dict[str, SignalTimer | StageTimer] = {
-            iid: staged.get(iid) or SignalTimer(sc.active_plan(iid), p.yellow_go_s) for iid in sc.intersections}
+            iid: staged.get(iid) or self.plan_clocks[iid] for iid in sc.intersections}
         node_timer = {node: self.timers[iid] for iid, inter in sc.intersections.items() for node in inter.nodes}
         headway = {"s": p.headway_through_s, "r": p.headway_right_s, "l": p.headway_left_s, "t": p.headway_left_s}
         self.moves: dict[str, MoveState] = {}
@@ -488,10 +493,10 @@ class Simulation:
             raise ModelError(f"empty plan sequence for {intersection!r}")
         for p in sequence:
             check_plan(p, inter)
-        timer = self.timers[intersection]
-        if isinstance(timer, StageTimer):
+        if isinstance(self.timers[intersection], StageTimer) and not (
+                self.stage_control is not None and self.stage_control.follows_plans):
             raise ModelError(f"{intersection!r} is under stage control: it runs no plan")
-        switch_at = timer.request(sequence, self.env.now)
+        switch_at = self.plan_clocks[intersection].request(sequence, self.env.now)
         self._schedule_commit(intersection, sequence[0], switch_at)
         return switch_at
 
@@ -500,14 +505,15 @@ class Simulation:
         ev.callbacks.append(lambda _e: self._commit(intersection, plan, switch_at))
 
     def _commit(self, intersection: str, plan: SignalPlan, switch_at: float) -> None:
-        timer = self.timers[intersection]
+        timer = self.plan_clocks[intersection]
         if timer.pending_plan is not plan or timer.switch_at_s != switch_at:
             return  # replaced by a later request
         following = timer.commit()
         self.plan_changes.append((self.env.now, intersection, plan.name))
         if following < math.inf:
             self._schedule_commit(intersection, timer.pending_plan, following)
-        self.signal_changed(intersection)
+        if self.timers[intersection] is timer:
+            self.signal_changed(intersection)
 
     def signal_changed(self, intersection: str) -> None:
         """Wake the lanes sleeping on this intersection's signal: what it shows has changed."""
@@ -518,8 +524,9 @@ class Simulation:
     def signal_states(self) -> dict[str, SignalState]:
         """Each signal's plan in force and the end of its current cycle (for controllers)."""
         now = self.env.now
+        follow = self.stage_control is not None and self.stage_control.follows_plans
         return {iid: SignalState(iid, t.plan, t.cycle_end_after(now), t.pending_plan is not None)
-                for iid, t in self.timers.items() if isinstance(t, SignalTimer)}
+                for iid, t in self.plan_clocks.items() if follow or self.timers[iid] is t}
 
     # --- running -------------------------------------------------------------------------------
 

@@ -131,6 +131,11 @@ class StageControlSpec:
     control_step_s: float = 5.0
     detector_range_m: float = 100.0
 
+    @property
+    def follows_plans(self) -> bool:
+        """True for a controller that times its stages around the plans in force (``PlanFollowing``)."""
+        return bool(getattr(self.controller, "follows_plans", False))
+
     def __post_init__(self) -> None:
         if not self.stage_sets:
             raise ModelError("stage control needs the stage set of at least one signal")
@@ -147,6 +152,7 @@ class StageControl:
             raise ModelError(f"stage control names unknown intersections {sorted(unknown)}")
         self.sim = sim
         self.controller = spec.controller
+        self.follows_plans = spec.follows_plans
         self.stage_sets = dict(spec.stage_sets)
         self.control_step_s = spec.control_step_s
         stage_sets = self.stage_sets
@@ -159,6 +165,9 @@ class StageControl:
         self.layout = detector_layout(sim.scenario, list(stage_sets), spec.detector_range_m)
 
     def start(self) -> None:
+        if self.follows_plans:
+            clocks = self.sim.plan_clocks
+            self.controller.attach(lambda iid: (clocks[iid].plan, clocks[iid].anchor_s))  # type: ignore[attr-defined]
         self.sim.env.process(self._run())
 
     def observe(self, now_s: float) -> dict[str, StageObservation]:

@@ -11,7 +11,7 @@ each intersection shows next, from detector observations (see ``traffic.stages``
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -73,3 +73,19 @@ class StageController(Protocol):
     """
 
     def choose(self, now_s: float, observations: Mapping[str, StageObservation]) -> Mapping[str, int]: ...
+
+
+PlanClock = Callable[[str], tuple[SignalPlan, float]]
+"""Per intersection id: the plan in force and when its current run of cycles began (its phase 0
+starts at that time plus whole cycles)."""
+
+
+class PlanFollowingStageController(StageController, Protocol):
+    """A stage controller that times its stages around the plan in force (coordinated-actuated
+    control): the runner sets ``follows_plans`` apart from plain stage control and, before the first
+    step, tells it through ``attach`` where to read each signal's plan (which a plan ``Controller``
+    may change meanwhile)."""
+
+    follows_plans: bool
+
+    def attach(self, plan_clock: PlanClock) -> None: ...

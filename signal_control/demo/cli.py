@@ -11,9 +11,10 @@ import time
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="adaptive control vs the best fixed plan vs the scenario's plan, in simulation",
                        description="Run the 3-h time-varying arterial with the adaptive controller (counts from "
-                                   "the simulator's detectors), the best fixed plan Greenwave's optimiser makes for "
-                                   "the average demand, and the scenario's own plan; print the comparison and write "
-                                   "a report (delay over time, time-space diagram of the final plan).")
+                                   "the simulator's detectors; its plans run coordinated-actuated), the best fixed "
+                                   "plan Greenwave's optimiser makes for the average demand, and the scenario's own "
+                                   "plan; print the comparison and write a report (delay over time, time-space "
+                                   "diagram of the final plan).")
     p.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO",
                    help="scenario file or built-in name (default arterial_timevarying)")
     p.add_argument("--seeds", type=int, default=3, metavar="N", help="run seeds 1..N (default %(default)s)")
@@ -31,12 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, metavar="PATH", help="detection model for --video (default: detection's)")
     p.add_argument("--camera-interval-s", type=float, default=60.0, metavar="S",
                    help="counting interval of the clip (default %(default)s)")
+    p.add_argument("--no-actuated", action="store_true",
+                   help="run the adaptive controller's plans as fixed time between re-plans (default: "
+                        "coordinated-actuated: side stages on call with gap-out, unused time back to the arterial)")
     p.add_argument("--json", action="store_true",
                    help='print {"adaptive": {...}, "best_fixed": {...}, "fixed": {...}, "report": PATH}')
     p.set_defaults(func=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from signal_control.coordinated_actuated import ActuatedParams
     from signal_control.demo import DEFAULT_SCENARIO, DemoConfig, run_demo, write_report
     from signal_control.demo.output import json_safe, summary, table
     from traffic.errors import ScenarioError
@@ -64,7 +69,8 @@ def _demo(args: argparse.Namespace) -> int:
         camera = feed_from_video(args.video, args.camera_config, load_scenario(scenario_name),
                                  args.model or DEFAULT_MODEL, args.camera_interval_s)
     cfg = DemoConfig(scenario=scenario_name, seeds=tuple(range(1, args.seeds + 1)),
-                     duration_s=duration, jobs=args.jobs, camera=camera)
+                     duration_s=duration, jobs=args.jobs, camera=camera,
+                     actuated=None if args.no_actuated else ActuatedParams())
     t0 = time.perf_counter()
     quiet = args.json
 

@@ -4,7 +4,10 @@
 * ``best_fixed``: the best single plan Greenwave's optimiser makes offline for the average demand
   of the whole scenario (the same optimiser and saturation flows the adaptive controller uses);
 * ``adaptive``: the adaptive controller in the loop with the simulator's detectors, with
-  ``best_fixed`` as its time-of-day plan (its baseline and failsafe).
+  ``best_fixed`` as its time-of-day plan (its baseline and failsafe); by default its plans run
+  coordinated-actuated (``signal_control.coordinated_actuated``: side stages served on call, gap-out,
+  early return to the arterial's green), as SCATS-class systems run theirs; ``actuated=None`` runs
+  the plans as fixed time between re-plans.
 
 Seeds run in a process pool (each task builds its own controller, so results equal a serial run).
 """
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from signal_control.adaptive import AdaptiveParams, TimeOfDayPlan
+from signal_control.coordinated_actuated import ActuatedParams
 from signal_control.demo.runs import SERIES_BIN_S, CameraFeed, RunResult, run_adaptive, run_fixed
 from signal_control.optimize import optimize
 from simulation.metrics import combine_seeds
@@ -42,7 +46,9 @@ class DemoConfig:
     jobs: int = 2
     camera: CameraFeed | None = None
     """A real camera's counts for one intersection, fed to the adaptive controller instead of its
-    simulated detector."""
+    simulated detector (presence at the stop lines, for actuation, stays the simulator's)."""
+    actuated: ActuatedParams | None = field(default_factory=ActuatedParams)
+    """How the adaptive controller's plans run within each cycle; None: as fixed time."""
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -101,7 +107,8 @@ def _task(args: tuple[str, Scenario, dict[str, SignalPlan], int, DemoConfig]) ->
     if kind == "best_fixed":
         return run_fixed(with_best, kind, seed, cfg.duration_s)
     return run_adaptive(with_best, [TimeOfDayPlan(0.0, "best_fixed", best)], seed, cfg.params,
-                        duration_s=cfg.duration_s, detector_interval_s=cfg.detector_interval_s, camera=cfg.camera)
+                        duration_s=cfg.duration_s, detector_interval_s=cfg.detector_interval_s, camera=cfg.camera,
+                        actuated=cfg.actuated)
 
 
 def run_demo(config: DemoConfig, progress: Callable[[str], None] | None = None) -> DemoResult:

@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 
 from signal_control.adaptive import AdaptiveController, AdaptiveParams, TimeOfDayPlan
+from signal_control.coordinated_actuated import ActuatedParams
 from simulation.engine import Simulation
 from simulation.metrics import run_metrics
+from simulation.stage_control import StageControlSpec
 from traffic.control import Controller, SignalState
 from traffic.counts import IntervalCounts
 from traffic.errors import ModelError
@@ -120,10 +122,43 @@ class RunResult:
     plan_changes: int = 0
 
 
-def run_fixed(scenario: Scenario, kind: str, seed: int, duration_s: float | None = None) -> RunResult:
-    """The scenario's active plans, unchanged, for one seed."""
-    sim = Simulation(scenario, seed, duration_s=duration_s).run()
+def run_fixed(scenario: Scenario, kind: str, seed: int, duration_s: float | None = None,
+              actuated: ActuatedParams | None = None) -> RunResult:
+    """The scenario's active plans, unchanged, for one seed (with ``actuated``: run coordinated-actuated)."""
+    spec = actuated_spec(scenario, actuated) if actuated is not None else None
+    sim = Simulation(scenario, seed, duration_s=duration_s, stage_control=spec).run()
     return RunResult(kind, seed, run_metrics(sim)["metrics"], delay_series(sim), final_plans=scenario.active_plan_set())
+
+
+def actuated_spec(scenario: Scenario, params: ActuatedParams,
+                  outage: CameraOutage | None = None) -> StageControlSpec:
+    """Coordinated-actuated operation of the plans in force at every signal of ``scenario`` (the
+    stages of its active plans, every move validated); with ``outage``, that camera's signal runs
+    on recall (its plan as fixed time) while its camera is out."""
+    from signal_control.coordinated_actuated import CONTROL_STEP_S, DETECTOR_RANGE_M, CoordinatedActuatedController
+    from traffic.stages import stage_sets
+
+    sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections))
+    controller = CoordinatedActuatedController(sets, params)
+    if outage is not None:
+        controller = _BlindDuring(controller, outage)  # type: ignore[assignment]
+    return StageControlSpec(controller, sets, control_step_s=CONTROL_STEP_S, detector_range_m=DETECTOR_RANGE_M)
+
+
+@dataclass
+class _BlindDuring:
+    """Coordinated-actuated control whose ``outage`` camera is out for a while: its signal on recall."""
+
+    inner: Any
+    outage: CameraOutage
+    follows_plans = True
+
+    def attach(self, plan_clock: Any) -> None:
+        self.inner.attach(plan_clock)
+
+    def choose(self, now_s: float, observations: Mapping[str, Any]) -> Mapping[str, int]:
+        self.inner.set_recall(self.outage.intersection, self.outage.start_s <= now_s < self.outage.end_s)
+        return self.inner.choose(now_s, observations)
 
 
 def run_stage(scenario: Scenario, kind: str, seed: int, duration_s: float | None = None) -> RunResult:
@@ -143,15 +178,18 @@ def run_stage(scenario: Scenario, kind: str, seed: int, duration_s: float | None
 def run_adaptive(scenario: Scenario, time_of_day: Sequence[TimeOfDayPlan], seed: int, params: AdaptiveParams,
                  *, duration_s: float | None = None, detector_interval_s: float = 300.0,
                  outage: CameraOutage | None = None, camera: CameraFeed | None = None,
-                 kind: str = "adaptive") -> RunResult:
+                 kind: str = "adaptive", actuated: ActuatedParams | None = None) -> RunResult:
     """The adaptive controller in the loop with the simulator's detectors (one of them replaced by a
-    real camera's counts with ``camera``), every plan audited."""
+    real camera's counts with ``camera``), every plan audited; with ``actuated``, its plans run
+    coordinated-actuated (presence from the simulated approach detectors; an ``outage`` also puts
+    that signal on recall)."""
     ctl = AdaptiveController(scenario, time_of_day, params)
     filters = [f for f in (camera, outage) if f is not None]
     inner: Controller = _Filtered(ctl, filters) if filters else ctl
     audit = SafetyAudit(inner, scenario)
+    spec = actuated_spec(scenario, actuated, outage) if actuated is not None else None
     sim = Simulation(scenario, seed, duration_s=duration_s, detector_interval_s=detector_interval_s,
-                     controller=audit).run()
+                     controller=audit, stage_control=spec).run()
     events = [{"time_s": e.time_s, "intersection": e.intersection, "event": e.event, "reason": e.reason}
               for e in ctl.events]
     return RunResult(kind, seed, run_metrics(sim)["metrics"], delay_series(sim), events, ctl.target_plans(),

@@ -1,0 +1,226 @@
+"""Coordinated-actuated control: a plan's cycle and offsets, with actuated non-coordinated stages.
+
+What field controllers (NEMA/SCATS-class) do around a coordinated plan. Each signal keeps its
+plan's cycle and offset, so the green wave stays where the optimiser put it; within the cycle:
+
+- the **coordinated stage** (the stage with the plan's longest green: the arterial's through
+  movements) is not left before its *yield point*: its planned end, brought forward by
+  ``yield_advance_s`` when the next stage is called (the non-coordinated greens act as maximum
+  greens, sized for the busier cycles);
+- from the yield point, each **non-coordinated stage** of the plan is served in program order,
+  but only when *called* (its own movements have vehicles on their detectors), and it ends at its
+  planned end (the *force-off*) or earlier when its queue has gone (*gap-out*); it is served at
+  most once a cycle, and not started when it could not get its minimum green before its force-off;
+- what the non-coordinated stages leave unused goes back to the coordinated stage (*early return
+  to green*); with no call at all, the coordinated stage dwells;
+- a signal whose detectors have failed runs on *recall*: every stage to its force-off, the plan as
+  fixed time.
+
+The coordinated stage therefore starts no later than planned, and the green wave set by the
+offsets holds; the signal heads (``traffic.stages.StageSignal``) run the program's own stages and
+clearances and keep every minimum green. Positions in the cycle come from the plan in force
+(``(t - start of its phase 0) mod cycle``: SUMO's offset semantics for a plan that has run from
+the start), so a plan ``Controller`` (the adaptive one) may change plans underneath: this layer
+is its tactical part, as in SCATS. The decision for one signal is ``actuated_choice`` on plain
+numbers; the controller keeps the plan geometry per signal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from traffic.checks import require
+from traffic.control import PlanClock, StageObservation
+from traffic.errors import ModelError
+from traffic.signal_plan import SignalPlan
+from traffic.stages import StageSet
+
+CONTROL_STEP_S = 1.0
+"""Seconds between decisions: actuation works second by second, as field controllers (and SUMO) step."""
+DETECTOR_RANGE_M = 80.0
+"""Detected stretch upstream of each stop line: a call or a vehicle still arriving (about 6 s at 50 km/h)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActuatedParams:
+    """Settings of the actuated stages (vehicles as seen by the approach detectors)."""
+
+    call_veh: float = 0.5
+    """A non-coordinated stage is called when its own movements hold more than this many vehicles."""
+    gap_veh: float = 0.5
+    """A green non-coordinated stage gaps out when its own movements hold no more than this."""
+    yield_advance_s: float = 3.0
+    """A stage that follows the coordinated one may start up to this much before its planned start
+    (the coordinated stage yields early to a call; it keeps its minimum green): the plan's greens of
+    the non-coordinated stages become maximum greens, sized for the busier cycles, since what a
+    quiet cycle leaves unused goes back to the coordinated stage."""
+    late_start_s: float = 1.0
+    """A called stage may still start this long after the last moment that leaves it its minimum green
+    before its force-off (then ending as much late): decisions come once per control step, so a
+    window whose minimum green exactly fills it would otherwise be missed between two steps."""
+
+    def __post_init__(self) -> None:
+        require(self, ("call_veh", "gap_veh", "yield_advance_s", "late_start_s"), strict=False,
+                what="actuated parameter")
+
+
+@dataclass(frozen=True)
+class CoordinatedTiming:
+    """One signal's plan as stage windows in the cycle (seconds from the start of phase 0).
+
+    ``windows`` rows: (stage, green start, force-off = planned green end), in program order, for the
+    non-coordinated stages; ``clearance_s``: yellow + all-red between stages.
+    """
+
+    cycle_s: float
+    offset_s: float
+    coordinated: int
+    windows: np.ndarray
+    clearance_s: float
+    min_green_s: float
+    own: tuple[tuple[str, ...], ...]
+    """Per stage, the movements green in it and not in the coordinated stage."""
+
+    @classmethod
+    def of(cls, plan: SignalPlan, stages: StageSet, yield_advance_s: float = 0.0) -> CoordinatedTiming:
+        """The windows of ``plan``; a window right after the coordinated stage opens up to
+        ``yield_advance_s`` early, never before the coordinated stage's minimum green.
+
+        Raises ``ModelError`` when a green phase of ``plan`` is not one of ``stages``.
+        """
+        index = {(s.protected, s.permissive): k for k, s in enumerate(stages.stages)}
+        green = np.zeros(len(stages.stages))
+        rows: list[tuple[int, float, float]] = []
+        t = 0.0
+        for phase in plan.phases:
+            if phase.green_movements:
+                key = (phase.protected, phase.permissive)
+                if key not in index:
+                    raise ModelError(f"{plan.intersection!r}: phase {phase.name!r} is not a stage of the signal")
+                k = index[key]
+                green[k] += phase.green_s
+                rows.append((k, t, t + phase.green_s))
+            t += phase.green_s + phase.yellow_s + phase.all_red_s
+        coordinated = int(np.argmax(green))
+        coord_moves = stages.stages[coordinated].green_movements
+        own = tuple(tuple(sorted(s.green_movements - coord_moves)) for s in stages.stages)
+        kept = []
+        for i, (k, start, end) in enumerate(rows):
+            if k == coordinated:
+                continue
+            before = rows[i - 1]  # the phase before (the last one, for phase 0)
+            if before[0] == coordinated and yield_advance_s > 0:
+                wrap = plan.cycle_s if i == 0 else 0.0
+                earliest = before[1] - wrap + stages.min_green_s + (start - (before[2] - wrap))
+                start = max(start - yield_advance_s, min(start, earliest))
+            kept.append((k, start, end))
+        windows = np.array(kept, float).reshape(-1, 3)
+        return cls(plan.cycle_s, plan.offset_s, coordinated, windows, stages.yellow_s + stages.all_red_s,
+                   stages.min_green_s, own)
+
+
+def actuated_choice(position_s: float, current: int, coordinated: int, windows: np.ndarray, served: np.ndarray,
+                    demand: np.ndarray, clearance_s: float, min_green_s: float, call_veh: float,
+                    gap_veh: float, late_start_s: float = 0.0) -> tuple[int, int]:
+    """``(stage, window)``: the stage to show next at ``position_s`` in the cycle (``current`` to
+    hold) and, when that starts a non-coordinated window, its row in ``windows`` (else -1).
+
+    ``windows``: rows (stage, green start, force-off) of the non-coordinated stages; ``served``:
+    per window, True once it was served this cycle (never twice); ``demand``: vehicles on each
+    stage's own movements (``inf``: on recall, as with failed detectors).
+    """
+    n = windows.shape[0]
+    after = 0
+    if current != coordinated:
+        k = next((i for i in range(n) if int(windows[i, 0]) == current
+                  and windows[i, 1] - clearance_s - 1e-9 <= position_s < windows[i, 2]), -1)
+        if k >= 0 and demand[current] > gap_veh:
+            return current, -1  # called and within its window: keep serving
+        after = k + 1 if k >= 0 else 0
+    # the first later window whose stage is called and can still get its minimum green
+    for i in range(after, n):
+        stage, start, force_off = int(windows[i, 0]), windows[i, 1], windows[i, 2]
+        if position_s < start - clearance_s - 1e-9:
+            break  # before this window's yield point: the coordinated stage (or the current) holds
+        room = position_s + clearance_s + min_green_s <= force_off + late_start_s + 1e-9
+        if not served[i] and stage != current and demand[stage] > call_veh and room:
+            return stage, i
+    return coordinated, -1
+
+
+class CoordinatedActuatedController:
+    """Coordinated-actuated control (``traffic.control.PlanFollowingStageController``).
+
+    Follows the plan in force at each signal: in Greenwave's simulator the plan clock it is attached
+    to (so a plan ``Controller``, the adaptive one, may change the plans meanwhile); elsewhere (SUMO
+    in the loop) the fixed ``plans`` given here, with phase 0 starting at each plan's offset.
+    """
+
+    follows_plans = True
+
+    def __init__(self, stage_sets: Mapping[str, StageSet], params: ActuatedParams | None = None,
+                 plans: Mapping[str, SignalPlan] | None = None) -> None:
+        self.params = params or ActuatedParams()
+        self.stage_sets = dict(stage_sets)
+        fixed = dict(plans or {})
+        self._clock: PlanClock = lambda iid: (fixed[iid], fixed[iid].offset_s)
+        self._timing: dict[tuple[str, bool], tuple[SignalPlan, CoordinatedTiming]] = {}
+        self._served: dict[str, tuple[float, int, np.ndarray]] = {}
+        self.recall: set[str] = set()
+        """Signals whose detectors have failed: every stage runs to its force-off, as the plan (fixed time)."""
+
+    def attach(self, plan_clock: PlanClock) -> None:
+        self._clock = plan_clock
+
+    def set_recall(self, intersection: str, on: bool) -> None:
+        """Detectors of ``intersection`` failed (``on``) or back: run its plan as fixed time meanwhile."""
+        if on:
+            self.recall.add(intersection)
+        else:
+            self.recall.discard(intersection)
+
+    def timing(self, iid: str, recall: bool = False) -> CoordinatedTiming:
+        """The windows of the plan in force at ``iid`` (rebuilt when the plan changes); on recall, the
+        plan's own windows (no early yield)."""
+        plan, _ = self._clock(iid)
+        cached = self._timing.get((iid, recall))
+        if cached is None or cached[0] is not plan:
+            advance = 0.0 if recall else self.params.yield_advance_s
+            cached = self._timing[(iid, recall)] = (plan, CoordinatedTiming.of(plan, self.stage_sets[iid], advance))
+        return cached[1]
+
+    def choose(self, now_s: float, observations: Mapping[str, StageObservation]) -> dict[str, int]:
+        p = self.params
+        out = {}
+        for iid, obs in observations.items():
+            if not obs.can_switch:
+                continue
+            recall = iid in self.recall
+            timing = self.timing(iid, recall)
+            _, anchor_s = self._clock(iid)
+            if recall:
+                demand = np.full(len(timing.own), np.inf)
+            else:
+                demand = np.array([sum(obs.queue_veh[m] + obs.moving_veh[m] for m in moves) for moves in timing.own])
+            # positions run from the first window's yield point (before 0 when phase 0 is not coordinated)
+            shift = min(0.0, float(timing.windows[:, 1].min()) - timing.clearance_s) if len(timing.windows) else 0.0
+            cycle, position = divmod(now_s - anchor_s - shift, timing.cycle_s)
+            served = self._served_in(iid, anchor_s, int(cycle), len(timing.windows))
+            stage, window = actuated_choice(position + shift, obs.stage, timing.coordinated, timing.windows, served,
+                                            demand, timing.clearance_s, timing.min_green_s, p.call_veh, p.gap_veh,
+                                            p.late_start_s)
+            if window >= 0:
+                served[window] = True
+            out[iid] = stage
+        return out
+
+    def _served_in(self, iid: str, anchor_s: float, cycle: int, n: int) -> np.ndarray:
+        """Which windows of this cycle were served (a fresh mask for a new cycle or plan)."""
+        got = self._served.get(iid)
+        if got is None or got[:2] != (anchor_s, cycle) or len(got[2]) != n:
+            got = self._served[iid] = (anchor_s, cycle, np.zeros(n, bool))
+        return got[2]
+
