@@ -8,6 +8,11 @@ rules (``simulation.signals.SignalTimer``: a new plan at the end of the cycle in
 transition cycles one cycle each), and each plan is loaded into SUMO with
 ``trafficlight.setProgramLogic`` when it starts (SUMO's 1-s steps round the switch up to the next
 second). Fixed plans run the same way, with no controller. One SUMO per process (libsumo).
+
+With ``actuated``, the plans in force run coordinated-actuated, as in Greenwave's simulator:
+Greenwave's lane-area detectors (``simulation.detector_layout``, the layout the simulator reads)
+give presence, ``CoordinatedActuatedController`` follows each signal's ``SignalTimer`` every 1-s
+step, and Greenwave's signal heads set SUMO's states (``trafficlight.setRedYellowGreenState``).
 """
 
 from __future__ import annotations
@@ -19,12 +24,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from signal_control.adaptive import AdaptiveController, AdaptiveParams, TimeOfDayPlan
+from signal_control.coordinated_actuated import DETECTOR_RANGE_M, ActuatedParams, CoordinatedActuatedController
+from simulation.detector_layout import detector_layout
 from simulation.signals import SignalTimer
+from simulation.sumo_control import observe, write_detectors
 from traffic.control import SignalState
 from traffic.counts import IntervalCounts
 from traffic.plan_validation import check_plan
 from traffic.scenario import Scenario
 from traffic.signal_plan import SignalPlan
+from traffic.stages import StageSignal, stage_sets
 from traffic.sumo import plan_to_sumo_phases
 
 
@@ -45,17 +54,27 @@ def _load(ls, scenario: Scenario, iid: str, plan: SignalPlan, start_s: float, no
 
 
 def run_in_sumo(scenario: Scenario, plans: Mapping[str, SignalPlan], net: Path, routes: Path, seed: int,
-                params: AdaptiveParams | None = None, interval_s: float = 300.0) -> dict:
+                params: AdaptiveParams | None = None, interval_s: float = 300.0,
+                actuated: ActuatedParams | None = None) -> dict:
     """One seed; ``params`` None runs ``plans`` fixed, else the adaptive controller with ``plans`` as its
-    time-of-day plan. Returns the all-vehicle mean time loss and the number of plans checked."""
+    time-of-day plan; ``actuated`` runs the plans in force coordinated-actuated. Returns the
+    all-vehicle mean time loss and the number of plans checked."""
     import libsumo as ls
 
     with tempfile.TemporaryDirectory(prefix="gw_libsumo_") as d:
         trips = Path(d) / "tripinfo.xml"
-        ls.start(["sumo", "-n", str(net), "-r", str(routes), "--step-length", "1", "--seed", str(seed),
-                  "--no-step-log", "--no-warnings", "--tripinfo-output", str(trips)])
+        args = ["sumo", "-n", str(net), "-r", str(routes), "--step-length", "1", "--seed", str(seed),
+                "--no-step-log", "--no-warnings", "--tripinfo-output", str(trips)]
+        act = None
+        if actuated is not None:
+            sets = stage_sets(list(plans.values()), dict(scenario.intersections))
+            layout = detector_layout(scenario, list(sets), DETECTOR_RANGE_M)
+            write_detectors(layout, Path(d) / "detectors.add.xml", Path(d) / "e2.xml")
+            args += ["--additional-files", str(Path(d) / "detectors.add.xml")]
+            act = (CoordinatedActuatedController(sets, actuated), sets, layout)
+        ls.start(args)
         try:
-            out = _loop(ls, scenario, plans, params, interval_s)
+            out = _loop(ls, scenario, plans, params, interval_s, act)
         finally:
             ls.close()
         loss = [float(t.get("timeLoss", "nan")) for t in ET.parse(trips).getroot().iter("tripinfo")]
@@ -65,10 +84,18 @@ def run_in_sumo(scenario: Scenario, plans: Mapping[str, SignalPlan], net: Path, 
 
 
 def _loop(ls, scenario: Scenario, plans: Mapping[str, SignalPlan], params: AdaptiveParams | None,
-          interval_s: float) -> dict:
+          interval_s: float, act: tuple | None = None) -> dict:
     timers = {iid: SignalTimer(p, 0.0) for iid, p in plans.items()}
-    for iid, p in plans.items():
-        _load(ls, scenario, iid, p, p.offset_s, 0.0)
+    heads: dict[str, StageSignal] = {}
+    if act is None:
+        for iid, p in plans.items():
+            _load(ls, scenario, iid, p, p.offset_s, 0.0)
+    else:
+        actuator, sets, _ = act
+        actuator.attach(lambda iid: (timers[iid].plan, timers[iid].anchor_s))
+        heads = {iid: StageSignal(ss, 0, 0.0) for iid, ss in sets.items()}
+        for iid, head in heads.items():
+            ls.trafficlight.setRedYellowGreenState(iid, head.state())
     ctl = AdaptiveController(scenario, [TimeOfDayPlan(0.0, "tod", dict(plans))], params) if params else None
     move_of = {}
     owner = {m: iid for iid, inter in scenario.intersections.items() for m in inter.movements}
@@ -97,7 +124,10 @@ def _loop(ls, scenario: Scenario, plans: Mapping[str, SignalPlan], params: Adapt
         for iid, timer in timers.items():
             while timer.switch_at_s <= now + 1e-9:
                 timer.commit()
-                _load(ls, scenario, iid, timer.plan, timer.anchor_s, now)
+                if act is None:
+                    _load(ls, scenario, iid, timer.plan, timer.anchor_s, now)
+        if act is not None:
+            _actuate(ls, scenario, act, heads, now)
         if ctl is not None and now - t_start >= interval_s - 1e-9:
             emitted = {iid: IntervalCounts(f"sumo:{iid}", t_start, now - t_start,
                                            {m: counts.get(m, {"car": 0}) for m in inter.movements}, intersection=iid)
@@ -117,15 +147,31 @@ def _loop(ls, scenario: Scenario, plans: Mapping[str, SignalPlan], params: Adapt
     return {"checked": checked}
 
 
+def _actuate(ls, scenario: Scenario, act: tuple, heads: Mapping[str, StageSignal], now: float) -> None:
+    """One control step: clearances run on, then the actuated controller's choices, shown in SUMO."""
+    actuator, _, layout = act
+    changed = {iid for iid, head in heads.items() if head.advance(now)}
+    for iid, stage in actuator.choose(now, observe(ls, layout, scenario, heads, now)).items():
+        if heads[iid].request(int(stage), now):
+            changed.add(iid)
+    for iid in changed:
+        ls.trafficlight.setRedYellowGreenState(iid, heads[iid].state())
+
+
 def _task(args: tuple) -> tuple[str, int, dict]:
-    name, scenario, plans, net, routes, seed, params = args
-    return name, seed, run_in_sumo(scenario, plans, net, routes, seed, params)
+    name, scenario, plans, net, routes, seed, params, actuated = args
+    return name, seed, run_in_sumo(scenario, plans, net, routes, seed, params, actuated=actuated)
 
 
 def compare_in_sumo(scenario: Scenario, plan_sets: Mapping[str, Mapping[str, SignalPlan] | None],
                     adaptive_tod: Mapping[str, SignalPlan], params: AdaptiveParams, seeds: list[int],
-                    jobs: int = 2) -> dict[str, dict]:
-    """Each fixed plan set (None: the scenario's own) and the adaptive controller, in SUMO, per seed."""
+                    jobs: int = 2, actuated: ActuatedParams | None = None) -> dict[str, dict]:
+    """Each fixed plan set (None: the scenario's own) and the adaptive controller, in SUMO, per seed.
+
+    Rows: one per plan set; ``adaptive`` (its plans run coordinated-actuated with ``actuated``, as
+    fixed time without); with ``actuated`` also ``adaptive_plans_only`` (fixed time between re-plans)
+    and ``best_fixed_actuated`` (``adaptive_tod`` run coordinated-actuated, never re-planned).
+    """
     import concurrent.futures as cf
 
     from benchmarks._sumo_eval import REF_SCN
@@ -135,9 +181,14 @@ def compare_in_sumo(scenario: Scenario, plan_sets: Mapping[str, Mapping[str, Sig
     with tempfile.TemporaryDirectory(prefix="gw_cl_routes_") as d:
         routes = Path(d) / "timevarying.rou.xml"
         write_sliced_flows(scenario, REF_SCN / "arterial.rou.xml", routes)
-        tasks = [(name, scenario, dict(p or scenario.active_plan_set()), net, routes, s, None)
+        tasks = [(name, scenario, dict(p or scenario.active_plan_set()), net, routes, s, None, None)
                  for name, p in plan_sets.items() for s in seeds]
-        tasks += [("adaptive", scenario, dict(adaptive_tod), net, routes, s, params) for s in seeds]
+        tasks += [("adaptive", scenario, dict(adaptive_tod), net, routes, s, params, actuated) for s in seeds]
+        if actuated is not None:
+            tasks += [("adaptive_plans_only", scenario, dict(adaptive_tod), net, routes, s, params, None)
+                      for s in seeds]
+            tasks += [("best_fixed_actuated", scenario, dict(adaptive_tod), net, routes, s, None, actuated)
+                      for s in seeds]
         with cf.ProcessPoolExecutor(max_workers=jobs) as pool:
             runs = list(pool.map(_task, tasks))
     out: dict[str, dict] = {}

@@ -9,9 +9,13 @@ Greenwave's simulator, seeds 1..N, all-vehicle mean time loss, for:
   sumo_tools       SUMO's tool chain on the 3-h average demand: tlsCycleAdaptation.py -u, then
                    tlsCoordinator.py (skipped, with a note, when the SUMO tools are missing)
   adaptive         the adaptive controller in the loop with the simulator's detectors
-                   (time-of-day plan = best_fixed)
+                   (time-of-day plan = best_fixed), its plans run coordinated-actuated
+                   (signal_control/coordinated_actuated.py), as ``greenwave demo`` runs it
   adaptive_outage  the same with the camera of one intersection (I3) delivering nothing for 30 min
-                   at the peak (its counts stop): failsafe to its time-of-day plan, then back
+                   at the peak (its counts stop: failsafe to its time-of-day plan, and its presence
+                   detection is gone: the signal runs on recall, its plan as fixed time), then back
+  adaptive_plans_only  the adaptive controller with its plans run as fixed time between re-plans
+  best_fixed_actuated  best_fixed run coordinated-actuated, never re-planned: actuation alone
   max_pressure     stage control (no cycle, no coordination) on the stages of best_fixed: max pressure
   adaptive_stage   the same with Greenwave's adaptive stage control (signal_control/adaptive_stage.py)
 
@@ -20,7 +24,8 @@ best of the optimiser's fixed plans (average demand at cycles 30..80 s, and each
 demand), i.e. what a switching controller with perfect foresight and free transitions could reach;
 ``--sumo-micro`` runs the fixed plans in SUMO micro on the same time-varying demand (exported
 programs); ``--sumo-loop`` runs the fixed plans and the adaptive controller in SUMO micro through
-libsumo, the controller in the loop with counts measured in SUMO (benchmarks/_closed_loop_libsumo.py).
+libsumo, the controller in the loop with counts measured in SUMO, and actuation from detectors
+added in SUMO (benchmarks/_closed_loop_libsumo.py).
 
 Every plan the controller asks for is safety-validated in the run (and again by the simulator);
 the script fails if any is unsafe. Gains are paired by seed (mean and sd of the per-seed gain).
@@ -44,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._sumo_eval import REF_SCN
 from signal_control.adaptive import AdaptiveParams, TimeOfDayPlan
+from signal_control.coordinated_actuated import ActuatedParams
 from signal_control.demo.runs import CameraOutage, RunResult, run_adaptive, run_fixed, run_stage
 from signal_control.optimize import optimize
 from signal_control.params import HCM, SUMO_MICRO
@@ -55,14 +61,19 @@ SCENARIO = "arterial_timevarying"
 OUTAGE = CameraOutage("I3", 3600.0, 5400.0)
 
 
+ACTUATED = ActuatedParams()
+
+
 def _task(args: tuple) -> RunResult:
     kind, scenario, plans, seed, params, outage = args
     sc = scenario.with_plans(plans) if plans else scenario
     if kind in ("max_pressure", "adaptive_stage"):
         return run_stage(sc, kind, seed)
+    actuated = None if kind == "adaptive_plans_only" else ACTUATED
     if params is None:
-        return run_fixed(sc, kind, seed)
-    return run_adaptive(sc, [TimeOfDayPlan(0.0, "best_fixed", plans)], seed, params, outage=outage, kind=kind)
+        return run_fixed(sc, kind, seed, actuated=actuated if kind == "best_fixed_actuated" else None)
+    return run_adaptive(sc, [TimeOfDayPlan(0.0, "best_fixed", plans)], seed, params, outage=outage, kind=kind,
+                        actuated=actuated)
 
 
 def candidate_plans(scenario: Scenario, sumo_tools: bool) -> tuple[dict[str, dict[str, SignalPlan] | None], list[str]]:
@@ -90,13 +101,16 @@ def run(seeds: list[int], jobs: int, sumo_tools: bool, params: AdaptiveParams) -
     tasks = [(k, scenario, p, s, None, None) for k, p in plans.items() for s in seeds]
     tasks += [("adaptive", scenario, best, s, params, None) for s in seeds]
     tasks += [("adaptive_outage", scenario, best, s, params, OUTAGE) for s in seeds]
+    tasks += [("adaptive_plans_only", scenario, best, s, params, None) for s in seeds]
+    tasks += [("best_fixed_actuated", scenario, best, s, None, None) for s in seeds]
     tasks += [(k, scenario, best, s, None, None) for k in ("max_pressure", "adaptive_stage") for s in seeds]
     results: dict[str, dict[int, RunResult]] = {}
     with cf.ProcessPoolExecutor(max_workers=jobs) as pool:
         for r in pool.map(_task, tasks):
             results.setdefault(r.kind, {})[r.seed] = r
-    unsafe = [p for k in ("adaptive", "adaptive_outage") for r in results[k].values() for p in r.unsafe]
-    checked = sum(r.plans_checked for k in ("adaptive", "adaptive_outage") for r in results[k].values())
+    planned = ("adaptive", "adaptive_outage", "adaptive_plans_only")
+    unsafe = [p for k in planned for r in results[k].values() for p in r.unsafe]
+    checked = sum(r.plans_checked for k in planned for r in results[k].values())
     assert not unsafe, f"unsafe plans applied: {unsafe[:5]}"
     out = {"scenario": SCENARIO, "seeds": seeds, "notes": notes, "plans_checked": checked, "unsafe_plans": 0,
            "outage": {"intersection": OUTAGE.intersection, "start_s": OUTAGE.start_s, "end_s": OUTAGE.end_s},
@@ -108,10 +122,12 @@ def run(seeds: list[int], jobs: int, sumo_tools: bool, params: AdaptiveParams) -
                                     "mean_stops": statistics.fmean(by_seed[s].metrics["mean_stops"] for s in seeds),
                                     "plan_changes": statistics.fmean(by_seed[s].plan_changes for s in seeds),
                                     "per_seed": v}
-    for controller in ("adaptive", "adaptive_stage", "max_pressure"):
+    controlled = ("adaptive", "adaptive_outage", "adaptive_plans_only", "best_fixed_actuated", "max_pressure",
+                  "adaptive_stage")
+    for controller in ("adaptive", "adaptive_plans_only", "best_fixed_actuated", "adaptive_stage", "max_pressure"):
         mine = results[controller]
         for kind in results:
-            if kind in ("adaptive", "adaptive_outage", "max_pressure", "adaptive_stage"):
+            if kind in controlled:
                 continue
             if controller != "adaptive" and kind not in ("best_fixed", "sumo_tools"):
                 continue
@@ -159,7 +175,7 @@ def print_table(res: dict) -> None:
         for k, v in res["sumo_micro"].items():
             print(f"    {k:18s} {v['mean']:8.2f} (sd {v['sd']:.2f})")
     if "sumo_loop" in res:
-        print("\n  SUMO micro through libsumo, adaptive controller in the loop (counts measured in SUMO):")
+        print("\n  SUMO micro through libsumo, adaptive controller in the loop (counts and presence measured in SUMO):")
         for k, v in res["sumo_loop"].items():
             print(f"    {k:18s} {v['mean']:8.2f} (sd {v['sd']:.2f})")
         for k, g in res["sumo_loop_gains_pct"].items():
@@ -196,7 +212,7 @@ def main() -> int:
 
         plans, _ = candidate_plans(scenario, not args.no_sumo_tools)
         res["sumo_loop"] = compare_in_sumo(scenario, plans, plans["best_fixed"], AdaptiveParams(), res["seeds"],
-                                           args.jobs)
+                                           args.jobs, ACTUATED)
         seeds = res["seeds"]
         a = res["sumo_loop"]["adaptive"]["per_seed"]
         res["sumo_loop_gains_pct"] = {

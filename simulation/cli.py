@@ -37,10 +37,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "in force at the start); max-pressure, adaptive-stage: stage control (no cycle: every "
                         "control step the next stage of each signal, from detectors on the approaches; the "
                         "stages are the green phases of each signal's plan)")
-    p.add_argument("--control-step-s", type=float, default=5.0, metavar="S",
-                   help="stage control: seconds between decisions (default %(default)s)")
-    p.add_argument("--detector-range-m", type=float, default=100.0, metavar="M",
-                   help="stage control: detected stretch upstream of each stop line (default %(default)s)")
+    p.add_argument("--actuated", action="store_true",
+                   help="with --controller fixed or adaptive: run the plans coordinated-actuated (cycle and "
+                        "offsets kept; side stages served on call from the approach detectors, ended by gap-out "
+                        "or force-off; unused time back to the coordinated stage)")
+    p.add_argument("--control-step-s", type=float, default=None, metavar="S",
+                   help="stage control and --actuated: seconds between decisions (default 5 for stage control, "
+                        "1 for --actuated)")
+    p.add_argument("--detector-range-m", type=float, default=None, metavar="M",
+                   help="stage control and --actuated: detected stretch upstream of each stop line (default 100 "
+                        "for stage control, 80 for --actuated)")
     p.add_argument("--reoptimize-every-s", type=float, default=900.0, metavar="S",
                    help="adaptive: re-optimisation period (default %(default)s)")
     p.add_argument("--dynamic-routing", action="store_true",
@@ -67,12 +73,18 @@ def _simulate(args: argparse.Namespace) -> int:
     scenario = scenario_with_plan(args)
     params = replace(DEFAULT_PARAMS, dynamic_routing=True) if args.dynamic_routing else DEFAULT_PARAMS
     seeds = list(range(1, args.seeds + 1)) if args.seeds else [args.seed]
+    staged = args.controller in ("max-pressure", "adaptive-stage")
+    if args.actuated and staged:
+        raise ScenarioError(f"--actuated runs plans; --controller {args.controller} runs none (use fixed or adaptive)")
+    if not (staged or args.actuated) and (args.control_step_s is not None or args.detector_range_m is not None):
+        raise ScenarioError("--control-step-s and --detector-range-m apply to stage control and --actuated only")
+    _stage_defaults(args)
+    if args.control_step_s <= 0 or args.detector_range_m <= 0:
+        raise ScenarioError("--control-step-s and --detector-range-m must be > 0")
     if args.controller == "adaptive":
         return _adaptive(args, scenario, seeds, interval or 300.0, params)
     stage = None
-    if args.controller in ("max-pressure", "adaptive-stage"):
-        if args.control_step_s <= 0 or args.detector_range_m <= 0:
-            raise ScenarioError("--control-step-s and --detector-range-m must be > 0")
+    if staged or args.actuated:
         stage = _stage_spec(scenario, args)
         if args.jobs > 1:
             raise ScenarioError("--jobs: stage controllers hold state, so seeds run in series (use --jobs 1)")
@@ -93,13 +105,15 @@ def _simulate(args: argparse.Namespace) -> int:
             if stage is not None:
                 result = _stage_seeds(scenario, seeds, params, args, interval, lambda: bar.update(1))
             else:
-                    result = simulate_seeds(scenario, seeds, params, duration_s=args.duration_s, jobs=args.jobs,
+                result = simulate_seeds(scenario, seeds, params, duration_s=args.duration_s, jobs=args.jobs,
                                         progress=lambda: bar.update(1), detector_interval_s=interval)
         result.pop("runs", None)
     plan_names = sorted({scenario.active_plans[i] for i in scenario.intersections})
     plan = args.plan or ",".join(plan_names)
-    if stage is not None:
+    if staged:
         plan = f"{args.controller} (stages of {plan})"
+    elif args.actuated:
+        plan = f"{plan} (coordinated-actuated)"
     out = {"scenario": scenario.name, "plan": plan, "seeds": seeds,
            "wall_s": round(time.perf_counter() - t0, 3), **result}
     if args.json:
@@ -109,15 +123,31 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stage_defaults(args: argparse.Namespace) -> None:
+    """Fill in the control step and detector range the mode uses when they were not given."""
+    from signal_control.coordinated_actuated import CONTROL_STEP_S, DETECTOR_RANGE_M
+
+    step, reach = (CONTROL_STEP_S, DETECTOR_RANGE_M) if args.actuated else (5.0, 100.0)
+    if args.control_step_s is None:
+        args.control_step_s = step
+    if args.detector_range_m is None:
+        args.detector_range_m = reach
+
+
 def _stage_spec(scenario: Any, args: argparse.Namespace) -> Any:
-    """A fresh stage controller on the stages of every signal's plan in force."""
+    """A fresh stage controller on the stages of every signal's plan in force (with ``--actuated``,
+    coordinated-actuated control of the plans)."""
     from signal_control.adaptive_stage import AdaptiveStageController
+    from signal_control.coordinated_actuated import CoordinatedActuatedController
     from signal_control.max_pressure import MaxPressureController
     from simulation.stage_control import StageControlSpec
     from traffic.stages import stage_sets
 
     sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections))
-    controller = (MaxPressureController if args.controller == "max-pressure" else AdaptiveStageController)(sets)
+    if args.actuated:
+        controller: Any = CoordinatedActuatedController(sets)
+    else:
+        controller = (MaxPressureController if args.controller == "max-pressure" else AdaptiveStageController)(sets)
     return StageControlSpec(controller, sets, args.control_step_s, args.detector_range_m)
 
 
@@ -147,12 +177,13 @@ def _adaptive(args: argparse.Namespace, scenario: Any, seeds: list[int], interva
     for seed in seeds:
         ctl = AdaptiveController(scenario, [TimeOfDayPlan(0.0, "initial", scenario.active_plan_set())], params)
         r = simulate(scenario, seed, sim_params, duration_s=args.duration_s, detector_interval_s=interval_s,
-                     controller=ctl)
+                     controller=ctl, stage_control=_stage_spec(scenario, args) if args.actuated else None)
         runs.append(r.as_dict())
         events += [{"seed": seed, "time_s": e.time_s, "intersection": e.intersection, "event": e.event,
                     "reason": e.reason} for e in ctl.events]
     result = combine_seeds(runs) if len(runs) > 1 else {**runs[0], "sd": None}
-    out = {"scenario": scenario.name, "plan": "adaptive", "controller": "adaptive", "seeds": seeds,
+    out = {"scenario": scenario.name, "plan": "adaptive (coordinated-actuated)" if args.actuated else "adaptive",
+           "controller": "adaptive", "seeds": seeds,
            "wall_s": round(time.perf_counter() - t0, 3), **result, "controller_events": events}
     print(json.dumps(_clean(out), indent=1) if args.json else _tables(out))
     return 0

@@ -126,3 +126,20 @@ def test_simulate_cli_runs_stage_control(capsys):
     assert out["plan"].startswith("max-pressure") and out["metrics"]["arrived"] > 100
     assert main(["simulate", "arterial", "--controller", "adaptive-stage", "--detector-range-m", "-5"]) == 2
     assert "must be > 0" in capsys.readouterr().err
+
+
+def test_simulate_cli_runs_plans_coordinated_actuated(capsys):
+    import json
+
+    from traffic.cli.main import main
+
+    assert main(["simulate", "arterial", "--actuated", "--duration-s", "900", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["plan"].endswith("(coordinated-actuated)") and out["metrics"]["arrived"] > 100
+    assert main(["simulate", "arterial", "--controller", "adaptive", "--actuated", "--duration-s", "900",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["plan"] == "adaptive (coordinated-actuated)"
+    assert main(["simulate", "arterial", "--controller", "max-pressure", "--actuated"]) == 2
+    assert "--actuated runs plans" in capsys.readouterr().err
+    assert main(["simulate", "arterial", "--control-step-s", "2"]) == 2
+    assert "apply to stage control and --actuated only" in capsys.readouterr().err

@@ -1,0 +1,163 @@
+"""Coordinated-actuated control: the decision kernel on hand-made windows, the plan geometry, and runs in
+the simulator (recall reproduces the plan, calls and gap-out, plan changes under the adaptive controller)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from signal_control.coordinated_actuated import (
+    ActuatedParams,
+    CoordinatedActuatedController,
+    CoordinatedTiming,
+    actuated_choice,
+)
+from tests.factories import mid, ns_ew_plan
+from traffic.errors import ModelError
+from traffic.stages import stage_set_from_plan
+
+# a 2-stage signal: coordinated stage 0 green 0-30 s, 5 s clearance, side stage 1 green 35-50 s, cycle 55 s
+WINDOWS = np.array([[1.0, 35.0, 50.0]])
+CLEAR_S, MIN_GREEN_S, CALL, GAP = 5.0, 5.0, 0.5, 0.5
+
+
+def choose(position_s, current, side_veh, served=False, late_s=0.0):
+    return actuated_choice(position_s, current, 0, WINDOWS, np.array([served]), np.array([0.0, side_veh]),
+                           CLEAR_S, MIN_GREEN_S, CALL, GAP, late_s)
+
+
+def test_coordinated_stage_holds_until_its_yield_point_even_when_the_side_street_calls():
+    assert choose(10.0, 0, side_veh=5) == (0, -1)
+    assert choose(29.9, 0, side_veh=5) == (0, -1)
+    assert choose(30.0, 0, side_veh=5) == (1, 0), "the yield point: the called side stage starts"
+
+
+def test_no_call_dwells_in_the_coordinated_stage_and_a_late_call_is_served_while_it_fits():
+    assert choose(30.0, 0, side_veh=0) == (0, -1)
+    assert choose(40.0, 0, side_veh=2) == (1, 0), "40 + 5 clearance + 5 minimum green = 50, the force-off"
+    assert choose(41.0, 0, side_veh=2) == (0, -1), "no room for its minimum green before the force-off"
+    assert choose(41.0, 0, side_veh=2, late_s=1.0) == (1, 0), "within one control step of the last moment"
+
+
+def test_side_stage_gaps_out_early_and_is_forced_off_at_its_planned_end():
+    assert choose(38.0, 1, side_veh=3) == (1, -1), "vehicles left: keep serving"
+    assert choose(38.0, 1, side_veh=0) == (0, -1), "gap-out: early return to the coordinated stage"
+    assert choose(50.0, 1, side_veh=9) == (0, -1), "force-off, whatever is still waiting"
+
+
+def test_a_window_is_served_at_most_once_a_cycle():
+    assert choose(36.0, 0, side_veh=4, served=True) == (0, -1)
+
+
+def test_recall_runs_the_plan_as_fixed_time():
+    inf = np.inf
+    assert choose(30.0, 0, side_veh=inf) == (1, 0)
+    assert choose(45.0, 1, side_veh=inf) == (1, -1), "never gaps out"
+    assert choose(50.0, 1, side_veh=inf) == (0, -1)
+
+
+def test_timing_of_a_four_stage_plan_with_the_yield_advance(cross):
+    plan = ns_ew_plan()  # NS_through 25, NS_left 10, EW_through 25, EW_left 10; 3 + 2 s clearances; 90 s
+    stages = stage_set_from_plan(plan, cross.intersections["C"])
+    t = CoordinatedTiming.of(plan, stages)
+    assert t.coordinated == 0 and t.cycle_s == 90.0 and t.clearance_s == 5.0
+    assert t.windows.tolist() == [[1, 30, 40], [2, 45, 70], [3, 75, 85]]
+    assert t.own[0] == () and set(t.own[2]) == {mid(a, m) for a in "EW" for m in "rs"}
+    early = CoordinatedTiming.of(plan, stages, yield_advance_s=3.0)
+    assert early.windows[:, 1].tolist() == [27, 45, 75], "only the window right after the coordinated stage"
+    assert CoordinatedTiming.of(plan, stages, yield_advance_s=60.0).windows[0, 1] == 10.0, \
+        "never before the coordinated stage's minimum green (0 + 5) and the clearance (5)"
+
+
+def test_a_plan_phase_that_is_no_stage_is_refused(cross):
+    from dataclasses import replace
+
+    stages = stage_set_from_plan(ns_ew_plan(), cross.intersections["C"])
+    plan = ns_ew_plan()
+    odd = replace(plan, phases=(replace(plan.phases[0], protected=frozenset({"N_C>C_S"})), *plan.phases[1:]))
+    with pytest.raises(ModelError, match="is not a stage"):
+        CoordinatedTiming.of(odd, stages)
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ModelError):
+        ActuatedParams(gap_veh=-1.0)
+
+
+def _run(scenario, controller=None, actuated=None, seed=3, **kwargs):
+    from simulation.engine import Simulation
+    from simulation.stage_control import StageControlSpec
+    from traffic.stages import stage_sets
+
+    sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections))
+    ctl = actuated if actuated is not None else CoordinatedActuatedController(sets)
+    sim = Simulation(scenario, seed, controller=controller,
+                     stage_control=StageControlSpec(ctl, sets, control_step_s=1.0, detector_range_m=80.0), **kwargs)
+    return sim.run(), ctl
+
+
+def _green_starts(sim, stage):
+    return [t for t, iid, s in sim.stage_control.greens if s == stage]
+
+
+def test_on_recall_the_signal_shows_its_plan(cross):
+    from traffic.stages import stage_sets
+
+    sets = stage_sets(list(cross.active_plan_set().values()), dict(cross.intersections))
+    ctl = CoordinatedActuatedController(sets)
+    ctl.set_recall("C", True)
+    sim, _ = _run(cross, actuated=ctl, duration_s=900.0)
+    for stage, start in ((1, 30.0), (2, 45.0), (3, 75.0), (0, 0.0)):
+        starts = [t for t in _green_starts(sim, stage) if t > 60.0]
+        assert starts, stage
+        assert all(abs(((t - start + 45.0) % 90.0) - 45.0) <= 1.0 + 1e-9 for t in starts), (stage, starts[:5])
+
+
+def test_actuation_skips_an_empty_side_stage_and_gains_on_the_fixed_plan(cross):
+    """Heavy north-south through traffic, nothing turning left from north and south: the NS_left stage
+    is never shown, the others are served on call, and the vehicles lose less time than under the plan."""
+    from dataclasses import replace as dc_replace
+
+    from simulation.engine import Simulation
+    from simulation.metrics import run_metrics
+    from traffic.demand import Demand, Flow, FlowSlice
+
+    def veh_h(route: str) -> float:
+        return 0.0 if route in ("N_l", "S_l") else (700.0 if route in ("N_s", "S_s") else 90.0)
+
+    flows = [Flow(r.id, (FlowSlice(0, 3600, veh_h(r.id)),), route=r.id) for r in cross.demand.routes.values()
+             if veh_h(r.id) > 0]
+    scenario = dc_replace(cross, demand=Demand.build(list(cross.demand.vehicle_types.values()),
+                                                     [r for r in cross.demand.routes.values() if veh_h(r.id) > 0],
+                                                     flows))
+    sim, _ = _run(scenario)
+    assert _green_starts(sim, 1) == [], "no call, no NS_left green"
+    assert len(_green_starts(sim, 2)) > 20
+    fixed = run_metrics(Simulation(scenario, 3).run())["metrics"]
+    actuated = run_metrics(sim)["metrics"]
+    assert actuated["arrived"] == fixed["arrived"]
+    assert actuated["mean_time_loss_s"] < 0.8 * fixed["mean_time_loss_s"]
+    a = run_metrics(_run(scenario)[0])["metrics"]
+    assert a == actuated, "deterministic for a seed"
+
+
+def test_the_coordinated_stage_follows_a_plan_change_from_a_plan_controller(cross):
+    """A plan controller switches C to a 60-s plan at 300 s; the actuated signal's coordinated green then
+    recurs every 60 s instead of 90 s, and the plan change is recorded."""
+    from traffic.control import SignalState
+
+    short = ns_ew_plan("short", green_s=15.0, left_s=5.0)  # 15 + 5 + 15 + 5 + 4 x 5 = 60 s
+
+    class Switch:
+        def decide(self, now_s, counts, signals: dict[str, SignalState]):
+            return {"C": [short]} if now_s == 300.0 else {}
+
+    sim, _ = _run(cross, controller=Switch(), duration_s=1200.0, detector_interval_s=300.0)
+    assert [(iid, name) for _, iid, name in sim.plan_changes] == [("C", "short")]
+    switched = sim.plan_changes[0][0]
+    assert switched == 360.0, "at the end of the 90-s cycle in progress"
+    late = [t for t in _green_starts(sim, 0) if t >= switched]
+    assert len(late) > 10
+    gaps = np.diff(late)
+    assert np.all(gaps <= 60.0 + 1e-9), "the coordinated stage starts no later than the 60-s plan wants it"
+    assert np.all(gaps >= 60.0 - 15.0 - 1e-9), "early return moves it at most by the other stages' greens"
