@@ -31,6 +31,18 @@ def real() -> Path:
     return REAL
 
 
+@pytest.fixture(scope="session")
+def pt_model(tmp_path_factory) -> Path:
+    """The shared TFLite detector converted to a PyTorch checkpoint (dynamic batch), once per test run."""
+    if not MODEL.is_file():
+        pytest.skip(f"shared model not found at {MODEL}")
+    pytest.importorskip("ultralytics", reason="needs the 'detect' extra")
+    pytest.importorskip("ai_edge_litert", reason="the TFLite model needs ai-edge-litert")
+    from detection.convert import convert_tflite
+
+    return convert_tflite(MODEL, tmp_path_factory.mktemp("pt") / "yolo11n_from_tflite.pt").out_path
+
+
 def track_at(track_id: int, x: float, y: float, half_px: float = 10.0, class_index: int = 0) -> Detections:
     """One tracked box centred on (x, y)."""
     return Detections.from_arrays([[x - half_px, y - half_px, x + half_px, y + half_px]], [0.9], [class_index],

@@ -18,18 +18,6 @@ def first_frames(path, n: int) -> list[np.ndarray]:
     return frames
 
 
-@pytest.fixture(scope="module")
-def pt_model(tmp_path_factory):
-    """The shared TFLite detector converted to a PyTorch checkpoint (dynamic batch)."""
-    if not MODEL.is_file():
-        pytest.skip(f"shared model not found at {MODEL}")
-    pytest.importorskip("ultralytics", reason="needs the 'detect' extra")
-    pytest.importorskip("ai_edge_litert", reason="the TFLite model needs ai-edge-litert")
-    from detection.convert import convert_tflite
-
-    return convert_tflite(MODEL, tmp_path_factory.mktemp("batched") / "yolo11n_from_tflite.pt").out_path
-
-
 class PredictCalls:
     """Counts the Ultralytics predict calls of a detector and the images in each."""
 

@@ -485,18 +485,6 @@ def test_real_detector_counts_the_freeway_clip_into_the_api_through_the_cli(api_
     assert "cam-real: done after 450 frame(s), 3 interval(s) stored" in out.stderr
 
 
-@pytest.fixture(scope="module")
-def pt_model(tmp_path_factory):
-    """The shared TFLite detector converted to a PyTorch checkpoint (dynamic batch), once per module."""
-    if not MODEL.is_file():
-        pytest.skip(f"shared model not found at {MODEL}")
-    pytest.importorskip("ultralytics", reason="needs the 'detect' extra")
-    pytest.importorskip("ai_edge_litert", reason="the TFLite model needs ai-edge-litert")
-    from detection.convert import convert_tflite
-
-    return convert_tflite(MODEL, tmp_path_factory.mktemp("fleet-pt") / "yolo11n_from_tflite.pt").out_path
-
-
 @pytest.mark.slow
 def test_batched_cameras_through_the_cli_count_as_a_detector_of_their_own(api_server, tmp_path, pt_model):
     """Two cameras on the freeway clip, the converted PyTorch model batched in one Dask worker process
