@@ -6,7 +6,9 @@ plan's cycle and offset, so the green wave stays where the optimiser put it; wit
 - the **coordinated stage** (the stage with the plan's longest green: the arterial's through
   movements) is not left before its *yield point*: its planned end, brought forward by
   ``yield_advance_s`` when the next stage is called (the non-coordinated greens act as maximum
-  greens, sized for the busier cycles);
+  greens, sized for the busier cycles); past it, it still holds while the tail of a platoon is
+  arriving (more than ``platoon_veh`` of its vehicles moving on its detectors), as long as the
+  called stage keeps room for its minimum green;
 - from the yield point, each **non-coordinated stage** of the plan is served in program order,
   but only when *called* (its own movements have vehicles on their detectors), and it ends at its
   planned end (the *force-off*) or earlier when its queue has gone (*gap-out*); it is served at
@@ -57,6 +59,10 @@ class ActuatedParams:
     (the coordinated stage yields early to a call; it keeps its minimum green): the plan's greens of
     the non-coordinated stages become maximum greens, sized for the busier cycles, since what a
     quiet cycle leaves unused goes back to the coordinated stage."""
+    platoon_veh: float | None = 2.0
+    """The coordinated stage holds past its yield point while more than this many of its vehicles are
+    still moving toward the stop line on its detectors (the tail of a platoon), as long as the called
+    stage keeps room for its minimum green before its force-off; None: yield on the call."""
     late_start_s: float = 1.0
     """A called stage may still start this long after the last moment that leaves it its minimum green
     before its force-off (then ending as much late): decisions come once per control step, so a
@@ -65,6 +71,8 @@ class ActuatedParams:
     def __post_init__(self) -> None:
         require(self, ("call_veh", "gap_veh", "yield_advance_s", "late_start_s"), strict=False,
                 what="actuated parameter")
+        if self.platoon_veh is not None and not self.platoon_veh >= 0:
+            raise ModelError(f"actuated parameter platoon_veh (={self.platoon_veh}) must be >= 0 or None")
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,7 @@ class CoordinatedTiming:
     min_green_s: float
     own: tuple[tuple[str, ...], ...]
     """Per stage, the movements green in it and not in the coordinated stage."""
+    coordinated_movements: tuple[str, ...]
 
     @classmethod
     def of(cls, plan: SignalPlan, stages: StageSet, yield_advance_s: float = 0.0) -> CoordinatedTiming:
@@ -119,18 +128,21 @@ class CoordinatedTiming:
             kept.append((k, start, end))
         windows = np.array(kept, float).reshape(-1, 3)
         return cls(plan.cycle_s, plan.offset_s, coordinated, windows, stages.yellow_s + stages.all_red_s,
-                   stages.min_green_s, own)
+                   stages.min_green_s, own, tuple(sorted(coord_moves)))
 
 
 def actuated_choice(position_s: float, current: int, coordinated: int, windows: np.ndarray, served: np.ndarray,
                     demand: np.ndarray, clearance_s: float, min_green_s: float, call_veh: float,
-                    gap_veh: float, late_start_s: float = 0.0) -> tuple[int, int]:
+                    gap_veh: float, late_start_s: float = 0.0, platoon_veh: float = np.inf,
+                    coordinated_moving: float = 0.0) -> tuple[int, int]:
     """``(stage, window)``: the stage to show next at ``position_s`` in the cycle (``current`` to
     hold) and, when that starts a non-coordinated window, its row in ``windows`` (else -1).
 
     ``windows``: rows (stage, green start, force-off) of the non-coordinated stages; ``served``:
     per window, True once it was served this cycle (never twice); ``demand``: vehicles on each
-    stage's own movements (``inf``: on recall, as with failed detectors).
+    stage's own movements (``inf``: on recall, as with failed detectors); ``coordinated_moving``:
+    vehicles moving toward the coordinated stage's stop lines, which hold it past its yield point
+    while above ``platoon_veh`` and the called window keeps room for a step more.
     """
     n = windows.shape[0]
     after = 0
@@ -147,6 +159,9 @@ def actuated_choice(position_s: float, current: int, coordinated: int, windows: 
             break  # before this window's yield point: the coordinated stage (or the current) holds
         room = position_s + clearance_s + min_green_s <= force_off + late_start_s + 1e-9
         if not served[i] and stage != current and demand[stage] > call_veh and room:
+            platoon = current == coordinated and coordinated_moving > platoon_veh
+            if platoon and position_s + late_start_s + clearance_s + min_green_s <= force_off + 1e-9:
+                return coordinated, -1  # the platoon's tail still arrives: yield at a later step
             return stage, i
     return coordinated, -1
 
@@ -201,17 +216,20 @@ class CoordinatedActuatedController:
             recall = iid in self.recall
             timing = self.timing(iid, recall)
             _, anchor_s = self._clock(iid)
+            moving = 0.0
             if recall:
                 demand = np.full(len(timing.own), np.inf)
             else:
                 demand = np.array([sum(obs.queue_veh[m] + obs.moving_veh[m] for m in moves) for moves in timing.own])
+                moving = sum(obs.moving_veh[m] for m in timing.coordinated_movements)
             # positions run from the first window's yield point (before 0 when phase 0 is not coordinated)
             shift = min(0.0, float(timing.windows[:, 1].min()) - timing.clearance_s) if len(timing.windows) else 0.0
             cycle, position = divmod(now_s - anchor_s - shift, timing.cycle_s)
             served = self._served_in(iid, anchor_s, int(cycle), len(timing.windows))
             stage, window = actuated_choice(position + shift, obs.stage, timing.coordinated, timing.windows, served,
                                             demand, timing.clearance_s, timing.min_green_s, p.call_veh, p.gap_veh,
-                                            p.late_start_s)
+                                            p.late_start_s, np.inf if p.platoon_veh is None else p.platoon_veh,
+                                            moving)
             if window >= 0:
                 served[window] = True
             out[iid] = stage

@@ -45,6 +45,17 @@ def test_side_stage_gaps_out_early_and_is_forced_off_at_its_planned_end():
     assert choose(50.0, 1, side_veh=9) == (0, -1), "force-off, whatever is still waiting"
 
 
+def test_the_tail_of_a_platoon_holds_the_coordinated_stage_while_the_side_window_keeps_room():
+    def with_platoon(position_s, moving_veh):
+        return actuated_choice(position_s, 0, 0, WINDOWS, np.array([False]), np.array([0.0, 3.0]), CLEAR_S,
+                               MIN_GREEN_S, CALL, GAP, 1.0, platoon_veh=2.0, coordinated_moving=moving_veh)
+
+    assert with_platoon(30.0, moving_veh=3) == (0, -1), "3 arterial vehicles still arriving: hold"
+    assert with_platoon(39.0, moving_veh=3) == (0, -1), "39 + 1 step + 5 + 5 = 50: still room after one more step"
+    assert with_platoon(40.0, moving_veh=3) == (1, 0), "no room for another step: the side street gets its green"
+    assert with_platoon(30.0, moving_veh=2) == (1, 0), "the platoon has passed"
+
+
 def test_a_window_is_served_at_most_once_a_cycle():
     assert choose(36.0, 0, side_veh=4, served=True) == (0, -1)
 
@@ -82,6 +93,8 @@ def test_a_plan_phase_that_is_no_stage_is_refused(cross):
 def test_bad_parameters_are_refused():
     with pytest.raises(ModelError):
         ActuatedParams(gap_veh=-1.0)
+    with pytest.raises(ModelError, match="platoon_veh"):
+        ActuatedParams(platoon_veh=float("nan"))
 
 
 def _run(scenario, controller=None, actuated=None, seed=3, **kwargs):
