@@ -133,7 +133,8 @@ class StageControlSpec:
 
     @property
     def follows_plans(self) -> bool:
-        """True for a controller that times its stages around the plans in force (``PlanFollowing``)."""
+        """True for a controller that times its stages around the plans in force
+        (``traffic.control.PlanFollowingStageController``: coordinated-actuated control)."""
         return bool(getattr(self.controller, "follows_plans", False))
 
     def __post_init__(self) -> None:
