@@ -59,8 +59,6 @@ from traffic.signal_plan import SignalPlan
 
 SCENARIO = "arterial_timevarying"
 OUTAGE = CameraOutage("I3", 3600.0, 5400.0)
-
-
 ACTUATED = ActuatedParams()
 
 
@@ -69,11 +67,10 @@ def _task(args: tuple) -> RunResult:
     sc = scenario.with_plans(plans) if plans else scenario
     if kind in ("max_pressure", "adaptive_stage"):
         return run_stage(sc, kind, seed)
-    actuated = None if kind == "adaptive_plans_only" else ACTUATED
     if params is None:
-        return run_fixed(sc, kind, seed, actuated=actuated if kind == "best_fixed_actuated" else None)
+        return run_fixed(sc, kind, seed, actuated=ACTUATED if kind == "best_fixed_actuated" else None)
     return run_adaptive(sc, [TimeOfDayPlan(0.0, "best_fixed", plans)], seed, params, outage=outage, kind=kind,
-                        actuated=actuated)
+                        actuated=None if kind == "adaptive_plans_only" else ACTUATED)
 
 
 def candidate_plans(scenario: Scenario, sumo_tools: bool) -> tuple[dict[str, dict[str, SignalPlan] | None], list[str]]:

@@ -80,11 +80,11 @@ class CoordinatedTiming:
     """One signal's plan as stage windows in the cycle (seconds from the start of phase 0).
 
     ``windows`` rows: (stage, green start, force-off = planned green end), in program order, for the
-    non-coordinated stages; ``clearance_s``: yellow + all-red between stages.
+    non-coordinated stages; ``clearance_s``: yellow + all-red between stages; ``start_s``: where cycle
+    positions start counting, the first window's yield point when that lies before phase 0 (else 0).
     """
 
     cycle_s: float
-    offset_s: float
     coordinated: int
     windows: np.ndarray
     clearance_s: float
@@ -92,6 +92,7 @@ class CoordinatedTiming:
     own: tuple[tuple[str, ...], ...]
     """Per stage, the movements green in it and not in the coordinated stage."""
     coordinated_movements: tuple[str, ...]
+    start_s: float
 
     @classmethod
     def of(cls, plan: SignalPlan, stages: StageSet, yield_advance_s: float = 0.0) -> CoordinatedTiming:
@@ -127,8 +128,10 @@ class CoordinatedTiming:
                 start = max(start - yield_advance_s, min(start, earliest))
             kept.append((k, start, end))
         windows = np.array(kept, float).reshape(-1, 3)
-        return cls(plan.cycle_s, plan.offset_s, coordinated, windows, stages.yellow_s + stages.all_red_s,
-                   stages.min_green_s, own, tuple(sorted(coord_moves)))
+        clearance = stages.yellow_s + stages.all_red_s
+        start = min(0.0, float(windows[:, 1].min()) - clearance) if len(windows) else 0.0
+        return cls(plan.cycle_s, coordinated, windows, clearance, stages.min_green_s, own,
+                   tuple(sorted(coord_moves)), start)
 
 
 def actuated_choice(position_s: float, current: int, coordinated: int, windows: np.ndarray, served: np.ndarray,
@@ -197,10 +200,9 @@ class CoordinatedActuatedController:
         else:
             self.recall.discard(intersection)
 
-    def timing(self, iid: str, recall: bool = False) -> CoordinatedTiming:
-        """The windows of the plan in force at ``iid`` (rebuilt when the plan changes); on recall, the
-        plan's own windows (no early yield)."""
-        plan, _ = self._clock(iid)
+    def timing(self, iid: str, plan: SignalPlan, recall: bool = False) -> CoordinatedTiming:
+        """The windows of ``plan``, the plan in force at ``iid`` (rebuilt when the plan changes); on
+        recall, the plan's own windows (no early yield)."""
         cached = self._timing.get((iid, recall))
         if cached is None or cached[0] is not plan:
             advance = 0.0 if recall else self.params.yield_advance_s
@@ -214,16 +216,15 @@ class CoordinatedActuatedController:
             if not obs.can_switch:
                 continue
             recall = iid in self.recall
-            timing = self.timing(iid, recall)
-            _, anchor_s = self._clock(iid)
+            plan, anchor_s = self._clock(iid)
+            timing = self.timing(iid, plan, recall)
             moving = 0.0
             if recall:
                 demand = np.full(len(timing.own), np.inf)
             else:
                 demand = np.array([sum(obs.queue_veh[m] + obs.moving_veh[m] for m in moves) for moves in timing.own])
                 moving = sum(obs.moving_veh[m] for m in timing.coordinated_movements)
-            # positions run from the first window's yield point (before 0 when phase 0 is not coordinated)
-            shift = min(0.0, float(timing.windows[:, 1].min()) - timing.clearance_s) if len(timing.windows) else 0.0
+            shift = timing.start_s
             cycle, position = divmod(now_s - anchor_s - shift, timing.cycle_s)
             served = self._served_in(iid, anchor_s, int(cycle), len(timing.windows))
             stage, window = actuated_choice(position + shift, obs.stage, timing.coordinated, timing.windows, served,
