@@ -25,7 +25,7 @@ from pathlib import Path
 
 from signal_control.adaptive import AdaptiveController, AdaptiveParams, TimeOfDayPlan
 from signal_control.coordinated_actuated import DETECTOR_RANGE_M, ActuatedParams, CoordinatedActuatedController
-from simulation.detector_layout import detector_layout
+from simulation.detector_layout import advance_layout, detector_layout
 from simulation.signals import SignalTimer
 from simulation.sumo_control import observe, write_detectors
 from traffic.control import SignalState
@@ -68,10 +68,12 @@ def run_in_sumo(scenario: Scenario, plans: Mapping[str, SignalPlan], net: Path, 
         act = None
         if actuated is not None:
             sets = stage_sets(list(plans.values()), dict(scenario.intersections))
+            actuator = CoordinatedActuatedController(sets, actuated)
             layout = detector_layout(scenario, list(sets), DETECTOR_RANGE_M)
-            write_detectors(layout, Path(d) / "detectors.add.xml", Path(d) / "e2.xml")
+            advance = advance_layout(scenario, list(sets), actuator)
+            write_detectors(layout, Path(d) / "detectors.add.xml", Path(d) / "e2.xml", advance)
             args += ["--additional-files", str(Path(d) / "detectors.add.xml")]
-            act = (CoordinatedActuatedController(sets, actuated), sets, layout)
+            act = (actuator, sets, layout, advance)
         ls.start(args)
         try:
             out = _loop(ls, scenario, plans, params, interval_s, act)
@@ -91,7 +93,7 @@ def _loop(ls, scenario: Scenario, plans: Mapping[str, SignalPlan], params: Adapt
         for iid, p in plans.items():
             _load(ls, scenario, iid, p, p.offset_s, 0.0)
     else:
-        actuator, sets, _ = act
+        actuator, sets, _, _ = act
         actuator.attach(lambda iid: (timers[iid].plan, timers[iid].anchor_s))
         heads = {iid: StageSignal(ss, 0, 0.0) for iid, ss in sets.items()}
         for iid, head in heads.items():
@@ -149,9 +151,9 @@ def _loop(ls, scenario: Scenario, plans: Mapping[str, SignalPlan], params: Adapt
 
 def _actuate(ls, scenario: Scenario, act: tuple, heads: Mapping[str, StageSignal], now: float) -> None:
     """One control step: clearances run on, then the actuated controller's choices, shown in SUMO."""
-    actuator, _, layout = act
+    actuator, _, layout, advance = act
     changed = {iid for iid, head in heads.items() if head.advance(now)}
-    for iid, stage in actuator.choose(now, observe(ls, layout, scenario, heads, now)).items():
+    for iid, stage in actuator.choose(now, observe(ls, layout, scenario, heads, now, advance)).items():
         if heads[iid].request(int(stage), now):
             changed.add(iid)
     for iid in changed:

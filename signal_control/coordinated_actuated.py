@@ -15,16 +15,24 @@ plan's cycle and offset, so the green wave stays where the optimiser put it; wit
   most once a cycle, and not started when it could not get its minimum green before its force-off;
 - what the non-coordinated stages leave unused goes back to the coordinated stage (*early return
   to green*); with no call at all, the coordinated stage dwells;
+- *service between platoons*: while the coordinated stage is green, past its minimum green, and the
+  arterial's advance detectors (``free_range_m`` upstream of the stop line: the next seconds of
+  arrivals) see none of its vehicles, a called non-coordinated stage is served at once, outside its
+  window; such a green, and any non-coordinated green past its force-off, goes on while it is called
+  and the arterial's advance stretch stays empty, up to ``free_max_green_s``. Adaptive systems
+  of the InSync kind work the same way: green "tunnels" for the platoons, the side streets served in
+  the gaps between them;
 - a signal whose detectors have failed runs on *recall*: every stage to its force-off, the plan as
   fixed time.
 
-The coordinated stage therefore starts no later than planned, and the green wave set by the
-offsets holds; the signal heads (``traffic.stages.StageSignal``) run the program's own stages and
-clearances and keep every minimum green. Positions in the cycle come from the plan in force
-(``(t - start of its phase 0) mod cycle``: SUMO's offset semantics for a plan that has run from
-the start), so a plan ``Controller`` (the adaptive one) may change plans underneath: this layer
-is its tactical part, as in SCATS. The decision for one signal is ``actuated_choice`` on plain
-numbers; the controller keeps the plan geometry per signal.
+The coordinated stage therefore starts no later than planned unless nothing is arriving on it,
+and the green wave set by the offsets holds; the signal heads (``traffic.stages.StageSignal``) run
+the program's own stages and clearances and keep every minimum green. Positions in the cycle come
+from the plan in force (``(t - start of its phase 0) mod cycle``: SUMO's offset semantics for a
+plan that has run from the start), so a plan ``Controller`` (the adaptive one) may change plans
+underneath: this layer is its tactical part, as in SCATS. The decision for one signal is
+``actuated_choice`` (then ``between_platoons``) on plain numbers; the controller keeps the plan
+geometry per signal.
 """
 
 from __future__ import annotations
@@ -67,12 +75,23 @@ class ActuatedParams:
     """A called stage may still start this long after the last moment that leaves it its minimum green
     before its force-off (then ending as much late): decisions come once per control step, so a
     window whose minimum green exactly fills it would otherwise be missed between two steps."""
+    free_range_m: float | None = 110.0
+    """Advance detectors on the arterial: while this stretch upstream of the stop line holds no more
+    than ``free_arterial_veh`` of the coordinated stage's vehicles (nothing arrives for about
+    ``free_range_m`` / speed: 8 s at 50 km/h), a called stage is served between the platoons;
+    None: never (no advance detectors)."""
+    free_arterial_veh: float = 0.5
+    """The most vehicles on the arterial's advance stretch that still count as a gap between platoons."""
+    free_max_green_s: float = 10.0
+    """Longest green of a service between platoons (and of a green held past its force-off)."""
 
     def __post_init__(self) -> None:
-        require(self, ("call_veh", "gap_veh", "yield_advance_s", "late_start_s"), strict=False,
-                what="actuated parameter")
+        require(self, ("call_veh", "gap_veh", "yield_advance_s", "late_start_s", "free_arterial_veh",
+                       "free_max_green_s"), strict=False, what="actuated parameter")
         if self.platoon_veh is not None and not self.platoon_veh >= 0:
             raise ModelError(f"actuated parameter platoon_veh (={self.platoon_veh}) must be >= 0 or None")
+        if self.free_range_m is not None and not self.free_range_m > 0:
+            raise ModelError(f"actuated parameter free_range_m (={self.free_range_m}) must be > 0 or None")
 
 
 @dataclass(frozen=True)
@@ -169,6 +188,24 @@ def actuated_choice(position_s: float, current: int, coordinated: int, windows: 
     return coordinated, -1
 
 
+def between_platoons(chosen: int, current: int, coordinated: int, green_s: float, demand: np.ndarray,
+                     order: np.ndarray, arterial_veh: float, call_veh: float, gap_veh: float,
+                     arterial_max_veh: float, max_green_s: float) -> int:
+    """``chosen`` (``actuated_choice``'s stage), changed when the arterial is between platoons
+    (``arterial_veh``, its vehicles on the advance stretch, at most ``arterial_max_veh``): the
+    coordinated stage it would hold gives way to the first called stage in ``order``; a green
+    non-coordinated stage it would end keeps its green while called, up to ``max_green_s``."""
+    if arterial_veh > arterial_max_veh or chosen != coordinated:
+        return chosen
+    if current == coordinated:
+        for stage in order:
+            if demand[stage] > call_veh:
+                return int(stage)
+    elif demand[current] > gap_veh and green_s < max_green_s:
+        return current
+    return chosen
+
+
 class CoordinatedActuatedController:
     """Coordinated-actuated control (``traffic.control.PlanFollowingStageController``).
 
@@ -189,6 +226,11 @@ class CoordinatedActuatedController:
         self._served: dict[str, tuple[float, int, np.ndarray]] = {}
         self.recall: set[str] = set()
         """Signals whose detectors have failed: every stage runs to its force-off, as the plan (fixed time)."""
+
+    @property
+    def advance_range_m(self) -> float | None:
+        """The arterial's advance detectors this controller asks for (``StageObservation.approaching_veh``)."""
+        return self.params.free_range_m
 
     def attach(self, plan_clock: PlanClock) -> None:
         self._clock = plan_clock
@@ -233,6 +275,11 @@ class CoordinatedActuatedController:
                                             moving)
             if window >= 0:
                 served[window] = True
+            elif not recall and p.free_range_m is not None and obs.approaching_veh:
+                arterial = sum(obs.approaching_veh[m] for m in timing.coordinated_movements)
+                stage = between_platoons(stage, obs.stage, timing.coordinated, obs.green_s, demand,
+                                         timing.windows[:, 0].astype(int), arterial, p.call_veh, p.gap_veh,
+                                         p.free_arterial_veh, p.free_max_green_s)
             out[iid] = stage
         return out
 

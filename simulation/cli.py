@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--actuated", action="store_true",
                    help="with --controller fixed or adaptive: run the plans coordinated-actuated (cycle and "
                         "offsets kept; side stages served on call from the approach detectors, ended by gap-out "
-                        "or force-off; unused time back to the coordinated stage)")
+                        "or force-off; unused time back to the coordinated stage; between platoons, seen by "
+                        "110-m advance detectors on the arterial, a called side stage is served at once)")
     p.add_argument("--control-step-s", type=float, default=None, metavar="S",
                    help="stage control and --actuated: seconds between decisions (default 5 for stage control, "
                         "1 for --actuated)")

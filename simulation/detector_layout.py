@@ -71,8 +71,11 @@ class DetectorLayout:
         return list(seen.values())
 
 
-def detector_layout(scenario: Scenario, intersections: Sequence[str], range_m: float = 100.0) -> DetectorLayout:
+def detector_layout(scenario: Scenario, intersections: Sequence[str], range_m: float = 100.0,
+                    name: str = "gw") -> DetectorLayout:
     """Lane-area detectors covering ``range_m`` upstream of each approach's stop line and downstream of each exit.
+
+    Detector ids start with ``name`` (a second layout over another range needs another name).
 
     A camera sees a stretch of road, not a SUMO edge: where an approach edge is shorter than the
     range, the coverage continues on the edges feeding it through unsignalised nodes (edge splits,
@@ -100,27 +103,35 @@ def detector_layout(scenario: Scenario, intersections: Sequence[str], range_m: f
                     lane_shares.append((lane, tuple((m, 1.0 / len(served)) for m in served)))
             for lane, shares in lane_shares:
                 length = min(range_m, lane.length_m)
-                rows.append((LaneDetector(f"gw_in_{link_id}_{lane.index}", f"{link_id}_{lane.index}",
+                rows.append((LaneDetector(f"{name}_in_{link_id}_{lane.index}", f"{link_id}_{lane.index}",
                                           lane.length_m - length, length), shares))
             if lane_shares:
                 link_shares: dict[str, float] = {}
                 for _, shares in lane_shares:
                     for m, share in shares:
                         link_shares[m] = link_shares.get(m, 0.0) + share / len(lane_shares)
-                rows += _upstream(net, feeders, link_id, range_m - link.length_m, tuple(link_shares.items()), set())
+                rows += _upstream(net, feeders, link_id, range_m - link.length_m, tuple(link_shares.items()), set(),
+                                  name)
         approach[iid] = tuple(rows)
         for m in inter.movements.values():
             if m.to_link not in exits:
                 exits[m.to_link] = tuple(
-                    LaneDetector(f"gw_out_{m.to_link}_{lane.index}", f"{m.to_link}_{lane.index}", 0.0,
+                    LaneDetector(f"{name}_out_{m.to_link}_{lane.index}", f"{m.to_link}_{lane.index}", 0.0,
                                  min(range_m, lane.length_m))
                     for lane in net.links[m.to_link].lanes)
     exit_of = {iid: {m: mv.to_link for m, mv in scenario.intersections[iid].movements.items()} for iid in intersections}
     return DetectorLayout(approach, exits, _exit_of=exit_of)
 
 
+def advance_layout(scenario: Scenario, intersections: Sequence[str], controller: object) -> DetectorLayout | None:
+    """The advance detectors a stage controller asks for (its ``advance_range_m``, when it has one
+    that is not None: ``StageObservation.approaching_veh``), else None."""
+    range_m = getattr(controller, "advance_range_m", None)
+    return None if range_m is None else detector_layout(scenario, intersections, range_m, "gw_adv")
+
+
 def _upstream(net, feeders: Mapping[str, list[str]], link_id: str, left_m: float,
-              shares: tuple[tuple[str, float], ...], seen: set[str]) -> list:
+              shares: tuple[tuple[str, float], ...], seen: set[str], name: str) -> list:
     rows: list = []
     if left_m <= 1.0:
         return rows
@@ -131,15 +142,17 @@ def _upstream(net, feeders: Mapping[str, list[str]], link_id: str, left_m: float
         link = net.links[up]
         for lane in link.lanes:
             length = min(left_m, lane.length_m)
-            rows.append((LaneDetector(f"gw_up_{up}_{lane.index}", f"{up}_{lane.index}", lane.length_m - length, length),
-                         tuple((m, s / len(link.lanes)) for m, s in shares)))
-        rows += _upstream(net, feeders, up, left_m - link.length_m, shares, seen)
+            det = LaneDetector(f"{name}_up_{up}_{lane.index}", f"{up}_{lane.index}", lane.length_m - length, length)
+            rows.append((det, tuple((m, s / len(link.lanes)) for m, s in shares)))
+        rows += _upstream(net, feeders, up, left_m - link.length_m, shares, seen, name)
     return rows
 
 
 def observations(layout: DetectorLayout, scenario: Scenario, heads: Mapping[str, StageSignal], now_s: float,
-                 read: Callable[[LaneDetector], tuple[float, float]]) -> dict[str, StageObservation]:
-    """Every signal's observation; ``read(detector)`` gives its (halting, all) vehicles now."""
+                 read: Callable[[LaneDetector], tuple[float, float]],
+                 advance: DetectorLayout | None = None) -> dict[str, StageObservation]:
+    """Every signal's observation; ``read(detector)`` gives its (halting, all) vehicles now; with an
+    ``advance`` layout (over a longer stretch), its approach detectors' vehicles fill ``approaching_veh``."""
     exit_per_lane: dict[str, float] = {}
     for link, dets in layout.exits.items():
         exit_per_lane[link] = sum(read(d)[1] for d in dets) / len(dets)
@@ -154,7 +167,14 @@ def observations(layout: DetectorLayout, scenario: Scenario, heads: Mapping[str,
                 queue[m] += halting * share
                 moving[m] += (total - halting) * share
         exits = {m: exit_per_lane[mv.to_link] for m, mv in inter.movements.items()}
+        approaching: dict[str, float] = {}
+        if advance is not None:
+            approaching = dict.fromkeys(inter.movements, 0.0)
+            for det, shares in advance.approach[iid]:
+                total = read(det)[1]
+                for m, share in shares:
+                    approaching[m] += total * share
         out[iid] = StageObservation(iid, head.target if head.target is not None else head.stage,
                                     head.green_s(now_s), head.can_switch(now_s), queue, moving, exits,
-                                    layout.storage_veh[iid], layout.exit_storage_veh_per_lane[iid])
+                                    layout.storage_veh[iid], layout.exit_storage_veh_per_lane[iid], approaching)
     return out

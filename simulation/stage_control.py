@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from simulation.detector_layout import LaneDetector, detector_layout, observations
+from simulation.detector_layout import LaneDetector, advance_layout, detector_layout, observations
 from traffic.control import StageController, StageObservation
 from traffic.errors import ModelError
 from traffic.network import JAM_SPACING_M
@@ -164,6 +164,7 @@ class StageControl:
         self.greens: list[tuple[float, str, int]] = []
         """Every green start: (time_s, signal, stage)."""
         self.layout = detector_layout(sim.scenario, list(stage_sets), spec.detector_range_m)
+        self.advance = advance_layout(sim.scenario, list(stage_sets), spec.controller)
 
     def start(self) -> None:
         if self.follows_plans:
@@ -179,7 +180,7 @@ class StageControl:
                 cache[det.id] = read_lane(self.sim, det, now_s)
             return cache[det.id]
 
-        return observations(self.layout, self.sim.scenario, self.heads, now_s, read)
+        return observations(self.layout, self.sim.scenario, self.heads, now_s, read, self.advance)
 
     def _run(self):
         env = self.sim.env

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from simulation.detector_layout import DetectorLayout, LaneDetector, detector_layout, observations
+from simulation.detector_layout import DetectorLayout, LaneDetector, advance_layout, detector_layout, observations
 from traffic.control import StageController, StageObservation
 from traffic.errors import ModelError
 from traffic.scenario import Scenario
@@ -33,10 +33,11 @@ from traffic.stages import StageSet, StageSignal
 from traffic.sumo.importer import import_sumocfg
 
 
-def write_detectors(layout: DetectorLayout, path: Path, output: Path) -> None:
-    """The layout as a SUMO additional file (lane-area detectors; their own output is not used)."""
+def write_detectors(layout: DetectorLayout, path: Path, output: Path, advance: DetectorLayout | None = None) -> None:
+    """The layout (and an ``advance`` one) as a SUMO additional file (lane-area detectors; their own
+    output is not used)."""
     lines = ["<additional>"]
-    for d in layout.all():
+    for d in layout.all() + (advance.all() if advance is not None else []):
         lines.append(f"    <laneAreaDetector id={quoteattr(d.id)} lane={quoteattr(d.lane)} pos=\"{d.start_m:.2f}\" "
                      f"length=\"{d.length_m:.2f}\" freq=\"100000\" file={quoteattr(str(output))} "
                      "friendlyPos=\"true\"/>")
@@ -45,14 +46,15 @@ def write_detectors(layout: DetectorLayout, path: Path, output: Path) -> None:
 
 
 def observe(ls, layout: DetectorLayout, scenario: Scenario, heads: Mapping[str, StageSignal],
-            now_s: float) -> dict[str, StageObservation]:
-    """Every signal's observation from SUMO's lane-area detectors at the last step."""
+            now_s: float, advance: DetectorLayout | None = None) -> dict[str, StageObservation]:
+    """Every signal's observation from SUMO's lane-area detectors at the last step (``advance``: the
+    layout of the controller's advance detectors, written to SUMO as well)."""
     area = ls.lanearea
 
     def read(det: LaneDetector) -> tuple[float, float]:
         return area.getLastStepHaltingNumber(det.id), area.getLastStepVehicleNumber(det.id)
 
-    return observations(layout, scenario, heads, now_s, read)
+    return observations(layout, scenario, heads, now_s, read, advance)
 
 
 def resco_metric(tripinfo: Path) -> dict:
@@ -105,15 +107,18 @@ def run_sumo(config: Path, scenario: Scenario, seed: int,
         args = ["sumo", "-c", str(config), "--seed", str(seed), "--time-to-teleport", "-1",
                 "--tripinfo-output", str(tripinfo), "--tripinfo-output.write-unfinished",
                 "--no-step-log", "--no-warnings", *extra_args]
-        layout = None
+        layouts = None
         if controlled:
+            controller = controller_factory(stage_sets)
             layout = detector_layout(scenario, list(stage_sets), detector_range_m)
+            advance = advance_layout(scenario, list(stage_sets), controller)
             add = Path(d) / "greenwave_detectors.add.xml"
-            write_detectors(layout, add, Path(d) / "e2.xml")
+            write_detectors(layout, add, Path(d) / "e2.xml", advance)
             args += ["--additional-files", str(add)]
+            layouts = (layout, advance)
         ls.start(args)
         try:
-            stats = _loop(ls, scenario, controller_factory, stage_sets, layout, control_step_s, trace) if controlled \
+            stats = _loop(ls, scenario, controller, stage_sets, layouts, control_step_s, trace) if layouts \
                 else _run_fixed(ls, scenario.end_s)
         finally:
             ls.close()
@@ -131,9 +136,8 @@ def _run_fixed(ls, end_s: float) -> dict:
     return {}
 
 
-def _loop(ls, scenario: Scenario, factory, stage_sets: Mapping[str, StageSet], layout: DetectorLayout,
-          control_step_s: float, trace: list | None) -> dict:
-    controller = factory(stage_sets)
+def _loop(ls, scenario: Scenario, controller: StageController, stage_sets: Mapping[str, StageSet],
+          layouts: tuple[DetectorLayout, DetectorLayout | None], control_step_s: float, trace: list | None) -> dict:
     now = ls.simulation.getTime()
     heads = {iid: StageSignal(ss, 0, now) for iid, ss in stage_sets.items()}
 
@@ -151,7 +155,7 @@ def _loop(ls, scenario: Scenario, factory, stage_sets: Mapping[str, StageSet], l
     decision_ms: list[float] = []
     while now < end - 1e-9:
         if now >= next_decision - 1e-9:
-            obs = observe(ls, layout, scenario, heads, now)
+            obs = observe(ls, layouts[0], scenario, heads, now, layouts[1])
             t0 = time.perf_counter()
             choice = controller.choose(now, obs)
             decision_ms.append((time.perf_counter() - t0) * 1e3)

@@ -63,13 +63,19 @@ class StageObservation:
     """Per movement: vehicles its approach's detected stretch holds when jammed (its share of it)."""
     exit_storage_veh_per_lane: Mapping[str, float] = field(default_factory=dict)
     """Per movement: vehicles per lane the detected stretch of its exit link holds when jammed."""
+    approaching_veh: Mapping[str, float] = field(default_factory=dict)
+    """Per movement: vehicles, halting or not, on the *advance* stretch of its approach lanes (the
+    controller's ``advance_range_m`` upstream of the stop line: what arrives within the next seconds);
+    empty unless the controller asks for it."""
 
 
 class StageController(Protocol):
     """Chooses, every control step, the stage each intersection should show next.
 
     Answering the current stage (or leaving an intersection out) holds it; the signal heads run
-    the clearance and refuse any switch before the minimum green.
+    the clearance and refuse any switch before the minimum green. A controller with an attribute
+    ``advance_range_m`` (a float, not None) also gets ``StageObservation.approaching_veh`` from a
+    second set of detectors over that stretch.
     """
 
     def choose(self, now_s: float, observations: Mapping[str, StageObservation]) -> Mapping[str, int]: ...

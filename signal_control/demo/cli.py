@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="counting interval of the clip (default %(default)s)")
     p.add_argument("--no-actuated", action="store_true",
                    help="run the adaptive controller's plans as fixed time between re-plans (default: "
-                        "coordinated-actuated: side stages on call with gap-out, unused time back to the arterial)")
+                        "coordinated-actuated: side stages on call with gap-out, unused time back to the arterial, "
+                        "side streets served between platoons)")
     p.add_argument("--json", action="store_true",
                    help='print {"adaptive": {...}, "best_fixed": {...}, "fixed": {...}, "report": PATH}')
     p.set_defaults(func=_demo)

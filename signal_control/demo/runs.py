@@ -153,6 +153,10 @@ class _BlindDuring:
     outage: CameraOutage
     follows_plans = True
 
+    @property
+    def advance_range_m(self) -> float | None:
+        return self.inner.advance_range_m
+
     def attach(self, plan_clock: Any) -> None:
         self.inner.attach(plan_clock)
 

@@ -120,3 +120,18 @@ def test_bad_camera_feed_sends_its_intersection_to_failsafe(timevarying):
                      camera=CameraFeed("I5", (frozen,)))
     assert [(e["intersection"], e["event"]) for e in r.events] == [("I5", "failsafe")]
     assert "frozen" in r.events[0]["reason"] and r.unsafe == []
+
+
+def test_an_outage_puts_its_signal_on_recall_and_keeps_the_others_advance_detectors(timevarying):
+    """Under an outage the coordinated-actuated layer still asks for its advance detectors (the other
+    signals keep serving side streets between platoons), and only the outage's signal is on recall."""
+    from signal_control.coordinated_actuated import ActuatedParams
+    from signal_control.demo.runs import actuated_spec
+
+    outage = CameraOutage("I3", 600.0, 1200.0)
+    spec = actuated_spec(timevarying, ActuatedParams(), outage)
+    assert spec.controller.advance_range_m == ActuatedParams().free_range_m
+    sim = Simulation(timevarying, 1, duration_s=900.0, stage_control=spec)
+    sim.run()
+    assert sim.stage_control.advance is not None
+    assert spec.controller.inner.recall == {"I3"}, "at 900 s the camera of I3 is out"

@@ -11,6 +11,7 @@ from signal_control.coordinated_actuated import (
     CoordinatedActuatedController,
     CoordinatedTiming,
     actuated_choice,
+    between_platoons,
 )
 from tests.factories import mid, ns_ew_plan
 from traffic.errors import ModelError
@@ -174,3 +175,77 @@ def test_the_coordinated_stage_follows_a_plan_change_from_a_plan_controller(cros
     gaps = np.diff(late)
     assert np.all(gaps <= 60.0 + 1e-9), "the coordinated stage starts no later than the 60-s plan wants it"
     assert np.all(gaps >= 60.0 - 15.0 - 1e-9), "early return moves it at most by the other stages' greens"
+
+
+def _between(chosen, current, green_s, side_veh, arterial_veh, max_green_s=10.0):
+    return between_platoons(chosen, current, 0, green_s, np.array([0.0, side_veh]), np.array([1]), arterial_veh,
+                            CALL, GAP, 0.5, max_green_s)
+
+
+def test_between_platoons_a_called_side_street_is_served_at_once_when_nothing_arrives_on_the_arterial():
+    assert _between(0, 0, 12.0, side_veh=2, arterial_veh=0) == 1, "the arterial's advance stretch is empty"
+    assert _between(0, 0, 12.0, side_veh=2, arterial_veh=1) == 0, "a vehicle arriving: the wave keeps its green"
+    assert _between(0, 0, 12.0, side_veh=0, arterial_veh=0) == 0, "no call: the coordinated stage dwells"
+
+
+def test_between_platoons_the_side_green_goes_on_while_called_up_to_its_maximum():
+    assert _between(0, 1, 6.0, side_veh=2, arterial_veh=0) == 1
+    assert _between(0, 1, 6.0, side_veh=0, arterial_veh=0) == 0, "gap-out"
+    assert _between(0, 1, 10.0, side_veh=2, arterial_veh=0) == 0, "its maximum green"
+    assert _between(0, 1, 6.0, side_veh=2, arterial_veh=3) == 0, "a platoon arriving ends it"
+
+
+def test_between_platoons_leaves_the_coordinated_plan_alone_otherwise():
+    assert _between(1, 0, 12.0, side_veh=2, arterial_veh=0) == 1, "a window's own start is not changed"
+    assert _between(1, 1, 6.0, side_veh=0, arterial_veh=0) == 1
+
+
+def test_advance_detectors_are_asked_for_and_refused_when_bad(cross):
+    from simulation.detector_layout import advance_layout, detector_layout
+    from traffic.stages import stage_sets
+
+    sets = stage_sets(list(cross.active_plan_set().values()), dict(cross.intersections))
+    ctl = CoordinatedActuatedController(sets)
+    assert ctl.advance_range_m == ActuatedParams().free_range_m
+    advance = advance_layout(cross, list(sets), ctl)
+    main = detector_layout(cross, list(sets), 80.0)
+    assert advance is not None and not {d.id for d in advance.all()} & {d.id for d in main.all()}, \
+        "SUMO needs distinct ids for the two layouts"
+    assert advance_layout(cross, list(sets), CoordinatedActuatedController(sets, ActuatedParams(free_range_m=None))) \
+        is None
+    with pytest.raises(ModelError, match="free_range_m"):
+        ActuatedParams(free_range_m=0.0)
+
+
+def _light_arterial(cross):
+    """North-south through (the coordinated stage) light, east-west through moderate, no left turns."""
+    from dataclasses import replace as dc_replace
+
+    from traffic.demand import Demand, Flow, FlowSlice
+
+    def veh_h(route: str) -> float:
+        return 0.0 if route.endswith("_l") else (80.0 if route in ("N_s", "S_s") else 120.0)
+
+    routes = [r for r in cross.demand.routes.values() if veh_h(r.id) > 0]
+    flows = [Flow(r.id, (FlowSlice(0, 3600, veh_h(r.id)),), route=r.id) for r in routes]
+    return dc_replace(cross, demand=Demand.build(list(cross.demand.vehicle_types.values()), routes, flows))
+
+
+def test_side_streets_are_served_between_platoons_only_with_advance_detectors(cross):
+    """A light arterial: with advance detectors the east-west stage also starts outside its window (the
+    arterial empty), and the vehicles lose less time than with the windows alone."""
+    from simulation.metrics import run_metrics
+    from traffic.stages import stage_sets
+
+    scenario = _light_arterial(cross)
+    sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections))
+    runs = {}
+    for name, params in (("windows", ActuatedParams(free_range_m=None)), ("between", ActuatedParams())):
+        sim, _ = _run(scenario, actuated=CoordinatedActuatedController(sets, params), duration_s=3600.0)
+        anchor = sim.plan_clocks["C"].anchor_s
+        outside = [t for t in _green_starts(sim, 2) if not 40.0 - 1e-9 <= (t - anchor) % 90.0 < 70.0]
+        runs[name] = (outside, run_metrics(sim)["metrics"])
+    assert runs["windows"][0] == [], "without advance detectors the stage starts only in its window"
+    assert len(runs["between"][0]) > 5
+    assert runs["between"][1]["inserted"] == runs["windows"][1]["inserted"]
+    assert runs["between"][1]["mean_time_loss_s"] < 0.8 * runs["windows"][1]["mean_time_loss_s"]

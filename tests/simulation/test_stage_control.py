@@ -116,6 +116,36 @@ def test_stage_control_is_deterministic_and_exclusive(cross):
                    stage_control=_spec(scenario, MaxPressureController))
 
 
+def test_a_controller_with_an_advance_range_sees_the_vehicles_on_that_stretch(cross):
+    """``advance_range_m`` adds a second set of detectors: ``approaching_veh`` counts every vehicle on the
+    longer stretch (never fewer than the approach detectors see); without it, nothing."""
+    from simulation.engine import Simulation
+    from simulation.stage_control import StageControlSpec
+    from traffic.stages import stage_sets
+
+    class Recorder:
+        def __init__(self, advance_range_m):
+            self.advance_range_m = advance_range_m
+            self.seen = []
+
+        def choose(self, now_s, observations):
+            self.seen.append(observations["C"])
+            return {}
+
+    scenario = _unbalanced(cross)
+    sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections))
+    for advance in (None, 200.0):
+        rec = Recorder(advance)
+        Simulation(scenario, 5, duration_s=600.0, stage_control=StageControlSpec(rec, sets, 5.0, 40.0)).run()
+        if advance is None:
+            assert all(o.approaching_veh == {} for o in rec.seen)
+            continue
+        near = [sum(o.queue_veh[m] + o.moving_veh[m] for m in o.queue_veh) for o in rec.seen]
+        far = [sum(o.approaching_veh.values()) for o in rec.seen]
+        assert all(f >= n - 1e-9 for n, f in zip(near, far, strict=True))
+        assert sum(far) > 1.5 * sum(near), "200 m hold more vehicles than 40 m"
+
+
 def test_simulate_cli_runs_stage_control(capsys):
     import json
 
