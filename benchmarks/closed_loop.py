@@ -1,6 +1,6 @@
 """Closed loop on the 3-h time-varying arterial (issue: adaptive control proven in simulation).
 
-Greenwave's simulator, seeds 1..N, all-vehicle mean time loss, for:
+Greenwave's simulator, seeds 1..N (or from ``--first-seed``), all-vehicle mean time loss, for:
 
   fixed            the scenario's own 90-s plan
   best_fixed       the best single plan Greenwave's optimiser makes offline for the 3-h average
@@ -30,8 +30,8 @@ added in SUMO (benchmarks/_closed_loop_libsumo.py).
 Every plan the controller asks for is safety-validated in the run (and again by the simulator);
 the script fails if any is unsafe. Gains are paired by seed (mean and sd of the per-seed gain).
 
-Usage: python benchmarks/closed_loop.py [--seeds 10] [--jobs 2] [--out benchmarks/results/closed_loop.json]
-       [--no-sumo-tools] [--bound] [--sumo-micro] [--sumo-loop]
+Usage: python benchmarks/closed_loop.py [--seeds 10] [--first-seed 1] [--jobs 2]
+       [--out benchmarks/results/closed_loop.json] [--no-sumo-tools] [--bound] [--sumo-micro] [--sumo-loop]
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def run(seeds: list[int], jobs: int, sumo_tools: bool, params: AdaptiveParams) -
             out["gains_pct"][f"{controller}_vs_{kind}"] = {"mean": statistics.fmean(g), "sd": _sd(g)}
     adaptive = results["adaptive"]
     events = results["adaptive_outage"][seeds[0]].events
-    out["outage_events_seed1"] = [e for e in events if e["intersection"] == OUTAGE.intersection]
+    out["outage_events_first_seed"] = [e for e in events if e["intersection"] == OUTAGE.intersection]
     outage = results["adaptive_outage"]
     worse = [100.0 * (outage[s].metrics["mean_time_loss_s"] / adaptive[s].metrics["mean_time_loss_s"] - 1.0)
              for s in seeds]
@@ -146,8 +146,8 @@ def _sd(v: list[float]) -> float:
 
 
 def print_table(res: dict) -> None:
-    n = len(res["seeds"])
-    print(f"{res['scenario']}: Greenwave simulator, seeds 1..{n}, all-vehicle mean time loss\n")
+    first, last = res["seeds"][0], res["seeds"][-1]
+    print(f"{res['scenario']}: Greenwave simulator, seeds {first}..{last}, all-vehicle mean time loss\n")
     print(f"  {'controller':18s} {'cycle s':>8s} {'time loss s':>12s} {'sd':>6s} {'stops':>6s} {'plan changes':>13s}")
     for kind, c in res["controllers"].items():
         cyc = res["cycles_s"].get(kind, "")
@@ -160,8 +160,8 @@ def print_table(res: dict) -> None:
     print(f"  {'adaptive_outage vs adaptive':34s} {w['mean']:+6.1f}% (sd {w['sd']:.1f}) more time loss "
           f"({res['outage']['intersection']}'s camera out {res['outage']['start_s']:g}-{res['outage']['end_s']:g} s)")
     print(f"\n  {res['plans_checked']} adaptive plans safety-checked, {res['unsafe_plans']} unsafe")
-    for e in res["outage_events_seed1"]:
-        print(f"  seed 1: t={e['time_s']:.0f} s {e['intersection']} -> {e['event']} ({e['reason']})")
+    for e in res["outage_events_first_seed"]:
+        print(f"  seed {res['seeds'][0]}: t={e['time_s']:.0f} s {e['intersection']} -> {e['event']} ({e['reason']})")
     if "bound" in res:
         b, best = res["bound"], res["controllers"]["best_fixed"]["mean_time_loss_s"]
         print(f"\n  hindsight bound of plan switching: {b['bound_mean_time_loss_s']:.2f} s "
@@ -183,7 +183,9 @@ def print_table(res: dict) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--seeds", type=int, default=10, help="how many seeds (default %(default)s)")
+    ap.add_argument("--first-seed", type=int, default=1,
+                    help="seeds run from this one on (default %(default)s; 11 gives the held-out set 11..20)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--no-sumo-tools", action="store_true", help="skip SUMO's tool chain")
     ap.add_argument("--bound", action="store_true", help="add the hindsight bound of plan switching")
@@ -193,7 +195,10 @@ def main() -> int:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "closed_loop.json"))
     args = ap.parse_args()
     t0 = time.perf_counter()
-    res = run(list(range(1, args.seeds + 1)), args.jobs, not args.no_sumo_tools, AdaptiveParams())
+    if args.seeds < 1:
+        ap.error("--seeds must be >= 1")
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    res = run(seeds, args.jobs, not args.no_sumo_tools, AdaptiveParams())
     scenario = load_scenario(SCENARIO)
     if args.bound:
         from benchmarks._closed_loop_bound import hindsight_bound
