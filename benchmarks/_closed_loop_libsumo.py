@@ -25,9 +25,8 @@ from pathlib import Path
 
 from signal_control.adaptive import AdaptiveController, AdaptiveParams, TimeOfDayPlan
 from signal_control.coordinated_actuated import DETECTOR_RANGE_M, ActuatedParams, CoordinatedActuatedController
-from simulation.detector_layout import advance_layout, detector_layout
 from simulation.signals import SignalTimer
-from simulation.sumo_control import observe, write_detectors
+from simulation.sumo_control import install_detectors, observe
 from traffic.control import SignalState
 from traffic.counts import IntervalCounts
 from traffic.plan_validation import check_plan
@@ -69,11 +68,9 @@ def run_in_sumo(scenario: Scenario, plans: Mapping[str, SignalPlan], net: Path, 
         if actuated is not None:
             sets = stage_sets(list(plans.values()), dict(scenario.intersections))
             actuator = CoordinatedActuatedController(sets, actuated)
-            layout = detector_layout(scenario, list(sets), DETECTOR_RANGE_M)
-            advance = advance_layout(scenario, list(sets), actuator)
-            write_detectors(layout, Path(d) / "detectors.add.xml", Path(d) / "e2.xml", advance)
-            args += ["--additional-files", str(Path(d) / "detectors.add.xml")]
-            act = (actuator, sets, layout, advance)
+            layouts, more = install_detectors(scenario, sets, actuator, DETECTOR_RANGE_M, Path(d))
+            args += more
+            act = (actuator, sets, *layouts)
         ls.start(args)
         try:
             out = _loop(ls, scenario, plans, params, interval_s, act)

@@ -11,7 +11,7 @@ several movements shares its vehicles equally among them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from traffic.control import StageObservation
@@ -125,9 +125,12 @@ def detector_layout(scenario: Scenario, intersections: Sequence[str], range_m: f
 
 def advance_layout(scenario: Scenario, intersections: Sequence[str], controller: object) -> DetectorLayout | None:
     """The advance detectors a stage controller asks for (its ``advance_range_m``, when it has one
-    that is not None: ``StageObservation.approaching_veh``), else None."""
+    that is not None: ``StageObservation.approaching_veh``), else None; approach detectors only
+    (nothing reads exits over that range)."""
     range_m = getattr(controller, "advance_range_m", None)
-    return None if range_m is None else detector_layout(scenario, intersections, range_m, "gw_adv")
+    if range_m is None:
+        return None
+    return replace(detector_layout(scenario, intersections, range_m, "gw_adv"), exits={})
 
 
 def _upstream(net, feeders: Mapping[str, list[str]], link_id: str, left_m: float,

@@ -70,6 +70,8 @@ class Simulation:
             raise ModelError("a simulation runs either plans with a plan controller or stage control, not both "
                              "(unless the stage controller follows the plans: coordinated-actuated control)")
         self.stage_control = StageControl(self, stage_control) if stage_control is not None else None
+        self._follows_plans = stage_control is not None and stage_control.follows_plans
+        """Stage control that times its stages around the plans (coordinated-actuated): plans still run."""
         self._build_network()
         if self.stage_control is not None:
             self.stage_control.start()
@@ -493,8 +495,7 @@ class Simulation:
             raise ModelError(f"empty plan sequence for {intersection!r}")
         for p in sequence:
             check_plan(p, inter)
-        if isinstance(self.timers[intersection], StageTimer) and not (
-                self.stage_control is not None and self.stage_control.follows_plans):
+        if isinstance(self.timers[intersection], StageTimer) and not self._follows_plans:
             raise ModelError(f"{intersection!r} is under stage control: it runs no plan")
         switch_at = self.plan_clocks[intersection].request(sequence, self.env.now)
         self._schedule_commit(intersection, sequence[0], switch_at)
@@ -524,9 +525,8 @@ class Simulation:
     def signal_states(self) -> dict[str, SignalState]:
         """Each signal's plan in force and the end of its current cycle (for controllers)."""
         now = self.env.now
-        follow = self.stage_control is not None and self.stage_control.follows_plans
         return {iid: SignalState(iid, t.plan, t.cycle_end_after(now), t.pending_plan is not None)
-                for iid, t in self.plan_clocks.items() if follow or self.timers[iid] is t}
+                for iid, t in self.plan_clocks.items() if self._follows_plans or self.timers[iid] is t}
 
     # --- running -------------------------------------------------------------------------------
 

@@ -45,6 +45,18 @@ def write_detectors(layout: DetectorLayout, path: Path, output: Path, advance: D
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def install_detectors(scenario: Scenario, stage_sets: Mapping[str, StageSet], controller: object, range_m: float,
+                      folder: Path) -> tuple[tuple[DetectorLayout, DetectorLayout | None], list[str]]:
+    """Greenwave's detectors for ``controller`` (``range_m`` on the approaches, and the advance ones it
+    asks for) written to a SUMO additional file in ``folder``: the two layouts, and SUMO's arguments
+    that load the file."""
+    layout = detector_layout(scenario, list(stage_sets), range_m)
+    advance = advance_layout(scenario, list(stage_sets), controller)
+    add = folder / "greenwave_detectors.add.xml"
+    write_detectors(layout, add, folder / "e2.xml", advance)
+    return (layout, advance), ["--additional-files", str(add)]
+
+
 def observe(ls, layout: DetectorLayout, scenario: Scenario, heads: Mapping[str, StageSignal],
             now_s: float, advance: DetectorLayout | None = None) -> dict[str, StageObservation]:
     """Every signal's observation from SUMO's lane-area detectors at the last step (``advance``: the
@@ -110,12 +122,8 @@ def run_sumo(config: Path, scenario: Scenario, seed: int,
         layouts = None
         if controlled:
             controller = controller_factory(stage_sets)
-            layout = detector_layout(scenario, list(stage_sets), detector_range_m)
-            advance = advance_layout(scenario, list(stage_sets), controller)
-            add = Path(d) / "greenwave_detectors.add.xml"
-            write_detectors(layout, add, Path(d) / "e2.xml", advance)
-            args += ["--additional-files", str(add)]
-            layouts = (layout, advance)
+            layouts, more = install_detectors(scenario, stage_sets, controller, detector_range_m, Path(d))
+            args += more
         ls.start(args)
         try:
             stats = _loop(ls, scenario, controller, stage_sets, layouts, control_step_s, trace) if layouts \
