@@ -1,11 +1,12 @@
-"""``greenwave serve`` (API and dashboard), ``greenwave users create`` and ``greenwave cameras create``."""
+"""``greenwave serve`` (API and dashboard); ``greenwave users ...`` and ``greenwave cameras ...``
+(accounts, sessions and camera keys, in ``api.accounts_cli``)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from api.settings import default_db_url
+from traffic.cli.common import BadValue, float_in, int_in, max_jobs, port_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,34 +16,51 @@ def register(sub: argparse._SubParsersAction) -> None:
     _db(p)
     p.add_argument("--scenario", default="arterial", help="scenario file or built-in name (default %(default)s)")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default %(default)s)")
-    p.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
-    p.add_argument("--job-workers", type=int, default=1, help="worker processes for jobs (default %(default)s)")
-    p.add_argument("--rate-limit", type=float, default=100.0,
-                   help="requests per second per credential, bursts of twice that (default %(default)s)")
+    p.add_argument("--port", type=port_arg, default=8000, help="TCP port, 1..65535 (default %(default)s)")
+    p.add_argument("--job-workers", type=int_in(0, max_jobs()), default=1,
+                   help=f"worker processes for jobs, 0..{max_jobs()} (0: jobs stay queued; default %(default)s)")
+    p.add_argument("--rate-limit", type=float_in(1.0, 1e6), default=100.0,
+                   help="requests per second per credential, bursts of twice that (at least 1; default "
+                        "%(default)s)")
+    p.add_argument("--time-zone", type=_time_zone, default=None, metavar="ZONE",
+                   help="IANA time zone of the deployment for time-of-day schedules, e.g. Asia/Ho_Chi_Minh "
+                        "(stored in the database; default: the stored one, else UTC)")
+    p.add_argument("--max-clock-skew-s", type=float_in(0.0, 86400.0), default=300.0,
+                   help="refuse count intervals ending more than this after the server's clock (a camera clock "
+                        "ahead), 0..86400 (default %(default)s)")
+    p.add_argument("--max-interval-age-s", type=float_in(1.0, 1e10), default=7 * 86400.0,
+                   help="refuse count intervals starting more than this before the server's clock (default "
+                        "%(default)s: 7 days)")
     p.set_defaults(func=_serve)
 
-    users = sub.add_parser("users", help="manage API users").add_subparsers(dest="users_command", required=True)
-    c = users.add_parser("create", help="create a user (the first admin too); the password is read from stdin")
-    c.add_argument("name")
-    c.add_argument("--role", required=True, choices=("viewer", "operator", "engineer", "admin"))
-    c.add_argument("--password-stdin", action="store_true", required=True,
-                   help="read the password from the first line of standard input")
-    _db(c)
-    c.set_defaults(func=_create_user)
+    from api.accounts_cli import register_accounts
 
-    cams = sub.add_parser("cameras", help="manage camera workers").add_subparsers(dest="cameras_command",
-                                                                                    required=True)
-    k = cams.add_parser("create", help="register a camera and print its API key (shown once)")
-    k.add_argument("camera_id")
-    k.add_argument("--intersection", required=True)
-    k.add_argument("--scenario", default="arterial", help="scenario the server manages (default %(default)s)")
-    _db(k)
-    k.set_defaults(func=_create_camera)
+    register_accounts(sub, _db)
 
 
 def _db(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", default=None, metavar="URL",
-                   help=f"SQLAlchemy database URL (default $GREENWAVE_DB or {default_db_url()!r})")
+    # the default ($GREENWAVE_DB) goes through the same check as a given URL, before anything connects
+    p.add_argument("--db", type=_db_url, default=default_db_url(), metavar="URL",
+                   help="SQLAlchemy database URL: sqlite:///FILE.db (its folder must exist) or "
+                        f"postgresql+psycopg://USER@HOST/DB (default $GREENWAVE_DB or {default_db_url()!r})")
+
+
+def _db_url(text: str) -> str:
+    from api.db_url import db_url_problem, safe_url
+
+    problem = db_url_problem(text)
+    if problem:
+        raise BadValue(f"{safe_url(text)!r} {problem}")
+    return text
+
+
+def _time_zone(text: str) -> str:
+    from api.store import check_time_zone
+
+    try:
+        return check_time_zone(text)
+    except ValueError as exc:
+        raise BadValue(str(exc)) from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -52,50 +70,11 @@ def _serve(args: argparse.Namespace) -> int:
     from api.settings import Settings
 
     settings = Settings(db_url=args.db or default_db_url(), scenario=args.scenario, job_workers=args.job_workers,
-                        rate_per_s=args.rate_limit, rate_burst=2 * args.rate_limit)
+                        rate_per_s=args.rate_limit, rate_burst=2 * args.rate_limit, time_zone=args.time_zone,
+                        max_clock_skew_s=args.max_clock_skew_s, max_interval_age_s=args.max_interval_age_s)
     app = create_app(settings)
     print(f"Greenwave dashboard: http://{args.host}:{args.port}/  (API docs: http://{args.host}:{args.port}/docs)",
           flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 
-
-def _create_user(args: argparse.Namespace) -> int:
-    import time
-
-    from api.db import make_engine, make_sessionmaker, migrate
-    from api.errors import ApiError
-    from api.routes.admin import create_user
-    from traffic.errors import TrafficError
-
-    password = sys.stdin.readline().rstrip("\r\n")
-    if len(password) < 8:
-        raise TrafficError("the password must have at least 8 characters")
-    engine = make_engine(args.db or default_db_url())
-    migrate(engine)
-    with make_sessionmaker(engine)() as db:
-        try:
-            create_user(db, args.name, args.role, password, "cli", time.time())
-        except ApiError as exc:
-            raise TrafficError(exc.detail) from None
-    print(f"created user {args.name!r} with role {args.role}")
-    return 0
-
-
-def _create_camera(args: argparse.Namespace) -> int:
-    from api.errors import ApiError
-    from api.main import build_context
-    from api.routes.admin import create_camera
-    from api.settings import Settings
-    from traffic.errors import TrafficError
-
-    ctx = build_context(Settings(db_url=args.db or default_db_url(), scenario=args.scenario, job_workers=0))
-    if args.intersection not in ctx.scenario.intersections:
-        raise TrafficError(f"no intersection {args.intersection!r} in scenario {ctx.scenario.name!r}")
-    with ctx.sessions() as db:
-        try:
-            out = create_camera(ctx, db, args.camera_id, args.intersection, "cli")
-        except ApiError as exc:
-            raise TrafficError(exc.detail) from None
-    print(out["api_key"])
-    return 0

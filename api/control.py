@@ -7,8 +7,9 @@ same transaction as the change, then refreshes the live state and publishes a fe
 from __future__ import annotations
 
 import json
-import time
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -95,12 +96,13 @@ def set_mode(ctx: AppContext, session: Session, iid: str, mode: str, actor: str,
     return {"intersection": iid, "mode": mode, "version": version + 1}
 
 
-def scheduled_plan(entries: list[dict[str, str]], now_s: float) -> str | None:
-    """The plan a time-of-day schedule names at ``now_s`` (local time; the last entry wraps midnight)."""
+def scheduled_plan(entries: list[dict[str, str]], now_s: float, time_zone: str = "UTC") -> str | None:
+    """The plan a time-of-day schedule names at ``now_s`` in ``time_zone`` (the deployment's IANA zone, never
+    the server's local zone); the last entry wraps midnight."""
     if not entries:
         return None
-    lt = time.localtime(now_s)
-    minute = lt.tm_hour * 60 + lt.tm_min
+    local = datetime.fromtimestamp(now_s, ZoneInfo(time_zone))
+    minute = local.hour * 60 + local.minute
     ordered = sorted(entries, key=lambda e: e["start"])
     chosen = ordered[-1]
     for e in ordered:
@@ -118,7 +120,7 @@ def apply_schedules(ctx: AppContext) -> None:
             iid = sched.intersection
             if iid not in ctx.scenario.intersections or ctx.live.modes.get(iid, ("",))[0] != "fixed":
                 continue
-            name = scheduled_plan(json.loads(sched.body), now)
+            name = scheduled_plan(json.loads(sched.body), now, ctx.time_zone)
             current, pending = ctx.live.in_force(iid, now)
             target = ctx.live.plans[pending.plan_id].name if pending else current.name
             if name is None or name == target:

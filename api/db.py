@@ -6,9 +6,23 @@ job requests and results) are stored as text so that both SQLite and PostgreSQL 
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
-from sqlalchemy import Engine, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, create_engine, event
+from sqlalchemy import (
+    Boolean,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -25,6 +39,19 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[float] = mapped_column(Float)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UserSession(Base):
+    """One login: its id is the ``sid`` claim of the token; every request checks it is still open."""
+
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    source: Mapped[str] = mapped_column(String(64))
 
 
 class Camera(Base):
@@ -34,6 +61,7 @@ class Camera(Base):
     key_id: Mapped[str] = mapped_column(String(32), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Plan(Base):
@@ -148,9 +176,16 @@ class Meta(Base):
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, full fsync on commit, foreign keys and a busy timeout."""
+    """An engine for ``url``; SQLite gets WAL, full fsync on commit, foreign keys and a busy timeout.
+
+    An SQLite database file (and its ``-wal`` and ``-shm`` files) is readable by its owner only: created
+    with mode 0600, and tightened to 0600 when an existing one is opened.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        db_file = _sqlite_file(engine)
+        if db_file is not None:
+            _create_private(db_file)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -160,9 +195,45 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            if db_file is not None:
+                make_private(db_file)
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def _sqlite_file(engine: Engine) -> Path | None:
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty database file with mode 0600 (SQLite gives its -wal and -shm files the same mode)."""
+    if path.exists() or not path.parent.is_dir():
+        return  # a missing folder is reported when the engine connects
+    old = os.umask(0o077)
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        pass  # the engine reports it on connect
+    finally:
+        os.umask(old)
+
+
+def make_private(path: Path) -> None:
+    """Mode 0600 for an SQLite database file and its side files that exist and are ours."""
+    for suffix in SQLITE_SIDE_FILES:
+        side = path.with_name(path.name + suffix)
+        with contextlib.suppress(OSError):
+            info = side.stat()
+            if info.st_mode & 0o077 and info.st_uid == os.getuid():
+                side.chmod(0o600)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.context import AppContext
+from api.db import Camera
 from api.security import Principal, Role, digest, same_digest, split_api_key
 
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -35,9 +37,13 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def current_principal(ctx: Ctx, token: Annotated[str | None, Depends(bearer_scheme)],
-                            key: Annotated[str | None, Depends(api_key_scheme)]) -> Principal:
-    """The caller, from a bearer token (users) or an ``X-API-Key`` (cameras); 401 if neither is valid."""
+def current_principal(ctx: Ctx, token: Annotated[str | None, Depends(bearer_scheme)],
+                      key: Annotated[str | None, Depends(api_key_scheme)]) -> Principal:
+    """The caller, from a bearer token (users) or an ``X-API-Key`` (cameras); 401 if neither is valid.
+
+    Both are checked against the database on every request (a plain function: FastAPI runs it in a
+    worker thread), so a revoked session or key, or a disabled user, is refused at once.
+    """
     principal = None
     if token:
         principal = ctx.principal_for_token(token)
@@ -57,13 +63,20 @@ async def current_principal(ctx: Ctx, token: Annotated[str | None, Depends(beare
 
 
 def camera_for_key(ctx: AppContext, key: str) -> Principal | None:
+    """The camera of an API key, looked up in the database (a camera created or a key rotated or revoked
+    by the CLI while the server runs counts at once); None for an unknown or revoked key."""
     parts = split_api_key(key)
-    if parts is None:
+    if parts is None or len(parts[0]) > 32 or not parts[0].isascii() or not parts[0].isalnum():
         return None
-    hit = ctx.camera_keys.get(parts[0])
-    if hit is None or not same_digest(hit[1], digest(parts[1])):
+    with ctx.sessions() as db:
+        hit = db.execute(select(Camera.id, Camera.intersection, Camera.key_hash, Camera.revoked_at)
+                         .where(Camera.key_id == parts[0])).first()
+    if hit is None or hit.revoked_at is not None or not hit.key_hash \
+            or not same_digest(hit.key_hash, digest(parts[1])):
         return None
-    return Principal(f"camera:{hit[0]}", None, camera=hit[0])
+    if ctx.live.cameras.get(hit.id) != hit.intersection:
+        ctx.live.cameras[hit.id] = hit.intersection
+    return Principal(f"camera:{hit.id}", None, camera=hit.id)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

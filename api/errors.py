@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from traffic.errors import PlanValidationError, TrafficError
@@ -22,7 +26,22 @@ class ApiError(Exception):
         self.headers = headers
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as strings: a 422 that echoes a NaN input must still be valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+
     @app.exception_handler(PlanValidationError)
     async def _unsafe(_: Request, exc: PlanValidationError) -> JSONResponse:
         return JSONResponse({"detail": "unsafe plan", "issues": exc.issues}, status_code=422)

@@ -4,12 +4,18 @@ The API process only inserts ``queued`` rows. A runner thread claims them and ha
 process pool; the worker process writes progress and the result itself, so a request handler never
 runs a simulation. A job found ``running`` when the API starts was cut off by a restart: it is marked
 ``failed`` with a hint to re-run it (``POST /api/v1/jobs/{id}/rerun``).
+
+Worker processes die with the server, also after ``kill -9``: each watches its parent's pid and exits
+when the parent is gone (and, on Linux, asks the kernel for SIGKILL when its parent exits).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import sys
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -44,7 +50,8 @@ class JobRunner:
     def __init__(self, ctx: AppContext, workers: int) -> None:
         self.ctx = ctx
         self.workers = workers
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                         initializer=die_with_parent, initargs=(os.getpid(),))
         self._running: dict[int, Future] = {}
         self._progress: dict[int, tuple[str, float]] = {}
         self._stop = threading.Event()
@@ -106,6 +113,35 @@ class JobRunner:
 
 # --- in the worker process -------------------------------------------------------------------
 
+PARENT_POLL_S = 0.5
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Pool initializer: end this worker process when the server process ``parent_pid`` is gone.
+
+    On Linux the kernel sends SIGKILL when the parent exits (``prctl(PR_SET_PDEATHSIG)``); everywhere a
+    daemon thread polls the parent pid, which changes when the parent dies and the worker is re-parented.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the poll below still ends the worker
+            pass
+    if os.getppid() != parent_pid:  # the parent died before we got here
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="greenwave-parent-watch", daemon=True).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)  # at once: no cleanup that could wait on the dead parent
+
+
 def run_job(db_url: str, scenario_ref: str, job_id: int) -> None:
     """Run one job and record its result or error (called in a worker process)."""
     engine = make_engine(db_url)
@@ -166,10 +202,35 @@ def _optimization(scenario_ref: str, request: dict[str, Any]) -> dict[str, Any]:
     from traffic.scenario_io import plan_to_model
 
     scenario = _scenario_with(scenario_ref, request["plans"])
-    counts = request.get("counts_veh_h") or None
+    counts = _demand_of(request)
     result = optimize(scenario, request["method"], cycle_s=request.get("cycle_s"), counts=counts)
     return {"summary": result.summary(),
-            "plans": {iid: plan_to_model(p, with_intersection=False).model_dump() for iid, p in result.plans.items()}}
+            "plans": {iid: plan_to_model(p, with_intersection=False).model_dump() for iid, p in result.plans.items()},
+            **_demand_report(scenario, request, counts)}
+
+
+def _demand_of(request: dict[str, Any]) -> dict[str, Any] | None:
+    """The demand an optimisation job was submitted with: movement -> MovementFlow (veh/h and PCU/h), or
+    movement -> veh/h for a job queued before PCU were recorded, or None (the scenario's flows)."""
+    from signal_control.movement_demand import MovementFlow
+
+    veh = request.get("counts_veh_h") or None
+    pcu = request.get("counts_pcu_h")
+    if veh is None or pcu is None:
+        return veh
+    return {m: MovementFlow(float(q), float(pcu.get(m, q))) for m, q in veh.items()}
+
+
+def _demand_report(scenario: Any, request: dict[str, Any], counts: dict[str, Any] | None) -> dict[str, Any]:
+    """Per movement, the demand used and its source (camera, last_good or scenario), and the missing ones."""
+    from signal_control.movement_demand import movement_demand
+
+    flows = movement_demand(scenario, counts)
+    sources = (request.get("demand_sources") or {}) if counts is not None else {}
+    demand = {m: {"source": sources.get(m, "camera" if counts is not None else "scenario"),
+                  "veh_h": round(f.veh_h, 1), "pcu_h": round(f.pcu_h, 1)} for m, f in flows.items()}
+    return {"demand": demand, "missing_movements": {m: d["source"] for m, d in demand.items()
+                                                    if counts is not None and d["source"] != "camera"}}
 
 
 def _plain(value: Any) -> Any:

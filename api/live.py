@@ -19,11 +19,14 @@ from api import store
 from api.db import Activation, Camera, Control, CountInterval, CountRow, Plan
 from api.los import lane_group_figures, worst_los
 from traffic.counts import Health
+from traffic.pcu import pcu_of, scenario_pcu
 from traffic.scenario import Scenario
 from traffic.signal_plan import SignalPlan
 
 ACTIVATIONS_KEPT = 200
 STALE_INTERVALS = 3  # a camera silent for this many of its intervals is reported lost
+LOADED_INTERVALS = 20  # newest stored intervals per intersection read at start-up
+DEFAULT_MAX_CLOCK_SKEW_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,22 @@ class LatestInterval:
     flows_veh_h: dict[str, float]
     vehicles: dict[str, int]
     queues_veh: dict[str, float]
+    flows_pcu_h: dict[str, float]
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s
+
+
+def latest_interval(row_id: int, camera: str, start_s: float, duration_s: float, health: str,
+                    counts: dict[str, dict[str, int]], queues_veh: dict[str, float],
+                    pcu: dict[str, float]) -> LatestInterval:
+    """A camera's interval as the live view keeps it: vehicles, veh/h and PCU/h per movement or approach."""
+    vehicles = {k: sum(by_class.values()) for k, by_class in counts.items()}
+    per_h = 3600.0 / duration_s
+    return LatestInterval(row_id, camera, start_s, duration_s, health, {k: v * per_h for k, v in vehicles.items()},
+                          vehicles, dict(queues_veh),
+                          {k: pcu_of(by_class, pcu) * per_h for k, by_class in counts.items()})
 
 
 class LiveState:
@@ -67,16 +86,22 @@ class LiveState:
         self.cameras: dict[str, str] = {}
         self.latest: dict[str, dict[str, LatestInterval]] = {i: {} for i in scenario.intersections}
         self._derived: dict[str, tuple[tuple, list[dict[str, Any]]]] = {}
+        self.pcu = scenario_pcu(scenario)  # one PCU table for every figure of the live view
 
     # --- loading --------------------------------------------------------------------------------
-    def load(self, session: Session) -> None:
+    def load(self, session: Session, now_s: float | None = None,
+             max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S) -> None:
+        """Fill the view from the database; intervals ending more than ``max_clock_skew_s`` after ``now_s``
+        (a camera clock far ahead, stored before that was refused) are ignored, never the "latest"."""
         for iid in self.scenario.intersections:
             self.reload_intersection(session, iid)
         for cam in session.scalars(select(Camera)):
             self.cameras[cam.id] = cam.intersection
         for iid in self.scenario.intersections:
-            rows = session.scalars(select(CountInterval).where(CountInterval.intersection == iid)
-                                   .order_by(CountInterval.start_s.desc()).limit(20)).all()
+            query = select(CountInterval).where(CountInterval.intersection == iid)
+            if now_s is not None:
+                query = query.where(CountInterval.start_s + CountInterval.duration_s <= now_s + max_clock_skew_s)
+            rows = session.scalars(query.order_by(CountInterval.start_s.desc()).limit(LOADED_INTERVALS)).all()
             for row in reversed(rows):
                 self.add_interval(session, row)
 
@@ -102,13 +127,12 @@ class LiveState:
         cur = self.latest.setdefault(row.intersection, {}).get(row.camera)
         if cur is not None and cur.start_s >= row.start_s:
             return
-        vehicles: dict[str, int] = {}
+        counts: dict[str, dict[str, int]] = {}
         for r in session.scalars(select(CountRow).where(CountRow.interval_id == row.id)):
-            vehicles[r.movement] = vehicles.get(r.movement, 0) + r.vehicles
-        self.set_latest(row.intersection, LatestInterval(
-            row.id, row.camera, row.start_s, row.duration_s, row.health,
-            {k: v * 3600.0 / row.duration_s for k, v in vehicles.items()}, vehicles,
-            store_json(row.queues)))
+            by_class = counts.setdefault(r.movement, {})
+            by_class[r.vehicle_class] = by_class.get(r.vehicle_class, 0) + r.vehicles
+        self.set_latest(row.intersection, latest_interval(row.id, row.camera, row.start_s, row.duration_s,
+                                                          row.health, counts, store_json(row.queues), self.pcu))
 
     def set_latest(self, iid: str, latest: LatestInterval) -> None:
         with self._lock:
@@ -187,14 +211,18 @@ class LiveState:
         if cached is not None and cached[0] == key:
             return cached[1]
         flows: dict[str, float] | None = None
+        flows_pcu: dict[str, float] = {}
         queues: dict[str, float] = {}
         if latest:
             flows = {}
             for li in latest.values():
                 for k, v in li.flows_veh_h.items():
                     flows[k] = flows.get(k, 0.0) + v
+                for k, v in li.flows_pcu_h.items():
+                    flows_pcu[k] = flows_pcu.get(k, 0.0) + v
                 queues.update(li.queues_veh)
-        figures = lane_group_figures(self.scenario.intersections[iid], rec.plan, flows, queues or None)
+        figures = lane_group_figures(self.scenario.intersections[iid], rec.plan, flows, queues or None,
+                                     flows_pcu if flows is not None else None)
         self._derived[iid] = (key, figures)
         return figures
 

@@ -11,19 +11,19 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import select
 
 from api import store
 from api.context import AppContext
-from api.db import Camera, make_engine, make_sessionmaker, migrate
+from api.db import make_engine, make_sessionmaker, migrate
 from api.errors import install_handlers
 from api.feed import Hub
 from api.jobs import JobRunner, fail_interrupted
-from api.limits import BodyLimitMiddleware, RateLimiter
+from api.limits import BodyLimitMiddleware, LoginGuard, RateLimiter
 from api.live import LiveState
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import admin, audit, auth, counts, feed, health, intersections, jobs, plans
 from api.settings import Settings
+from api.signing_key import load_signing_key
 from traffic.scenario_io import load_scenario
 
 API_PREFIX = "/api/v1"
@@ -37,16 +37,19 @@ def build_context(settings: Settings) -> AppContext:
     migrate(engine)
     sessions = make_sessionmaker(engine)
     live = LiveState(scenario)
+    secret = load_signing_key(settings)
     with sessions() as db:
-        secret = store.server_secret(db)
         store.seed_scenario(db, scenario, settings.clock())
-        live.load(db)
-        keys = {c.key_id: (c.id, c.key_hash) for c in db.scalars(select(Camera))}
+        time_zone = store.deployment_time_zone(db, settings.time_zone, settings.clock())
+        live.load(db, settings.clock(), settings.max_clock_skew_s)
     fail_interrupted(sessions, settings.clock())
+    guard = LoginGuard(settings.login_free_failures, settings.login_backoff_base_s, settings.login_backoff_max_s,
+                       settings.login_failure_reset_s, settings.login_rate_per_s, settings.login_burst,
+                       settings.login_audit_window_s)
     return AppContext(settings=settings, engine=engine, sessions=sessions, scenario=scenario,
                       scenario_ref=settings.scenario, live=live, hub=Hub(),
                       limiter=RateLimiter(settings.rate_per_s, settings.rate_burst), metrics=Metrics(),
-                      secret=secret, camera_keys=keys)
+                      secret=secret, login_guard=guard, time_zone=time_zone)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,14 +63,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ctx.jobs = JobRunner(ctx, settings.job_workers)
             ctx.jobs.start()
         tick = asyncio.create_task(feed.ticker(ctx))
+        summaries = asyncio.create_task(auth.audit_login_summaries(ctx))
         try:
             yield
         finally:
-            tick.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await tick
+            for task in (tick, summaries):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if ctx.jobs is not None:
                 ctx.jobs.stop()
+            auth.write_login_summary(ctx, force=True)
             ctx.engine.dispose()
 
     app = FastAPI(title="Greenwave control API", version="1.0.0", lifespan=lifespan,

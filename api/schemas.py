@@ -9,10 +9,30 @@ from pydantic import BaseModel, ConfigDict, Field
 from traffic.schema import PhaseModel
 
 NAME = r"^[A-Za-z0-9_.:\-]{1,64}$"
+INT32_MAX = 2**31 - 1  # plan versions and row ids are 32-bit INTEGER columns (PostgreSQL); larger ones get 422
+MOVEMENTS_MAX = 256
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every request body: unknown fields, NaN and infinities are refused (422 naming the field)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class PhaseIn(PhaseModel):
+    """A phase of a plan sent to the API: ``traffic.schema.PhaseModel`` with finite, bounded durations."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    name: str = Field(default="", max_length=128)
+    green_s: float = Field(ge=0, le=3600)
+    yellow_s: float = Field(default=3.0, ge=0, le=60)
+    all_red_s: float = Field(default=0.0, ge=0, le=60)
+    protected: list[str] = Field(default_factory=list, max_length=MOVEMENTS_MAX)
+    permissive: list[str] = Field(default_factory=list, max_length=MOVEMENTS_MAX)
+    carry_over: list[str] = Field(default_factory=list, max_length=MOVEMENTS_MAX)
+    yellow_name: str = Field(default="", max_length=128)
+    all_red_name: str = Field(default="", max_length=128)
 
 
 class PlanIn(_In):
@@ -21,7 +41,7 @@ class PlanIn(_In):
     name: str = Field(pattern=NAME)
     cycle_s: float = Field(gt=0, le=3600)
     offset_s: float = Field(default=0.0, ge=-86400, le=86400)
-    phases: list[PhaseModel] = Field(min_length=1, max_length=32)
+    phases: list[PhaseIn] = Field(min_length=1, max_length=32)
 
 
 class PlanPublic(BaseModel):
@@ -43,7 +63,8 @@ class PlanRejected(BaseModel):
 
 
 class ActivateIn(_In):
-    version: int | None = Field(default=None, ge=1, description="plan version to activate (default: latest)")
+    version: int | None = Field(default=None, ge=1, le=INT32_MAX,
+                                description="plan version to activate (default: latest)")
 
 
 class ActivationOut(BaseModel):
@@ -68,26 +89,30 @@ class ModeOut(BaseModel):
 
 
 class ScheduleEntry(_In):
-    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="local time HH:MM")
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                       description="time of day HH:MM in the deployment's time zone (``time_zone``)")
     plan: str = Field(pattern=NAME)
 
 
 class ScheduleIn(_In):
-    entries: list[ScheduleEntry] = Field(max_length=48)
+    entries: list[ScheduleEntry] = Field(max_length=48, description="at most one entry per start time")
 
 
 class ScheduleOut(BaseModel):
     intersection: str
     version: int
+    time_zone: str = Field(description="IANA zone the start times are in (the deployment's, e.g. Asia/Ho_Chi_Minh)")
     entries: list[ScheduleEntry]
 
 
 class IntervalIn(_In):
-    start_s: float = Field(ge=0, le=1e11)
+    start_s: float = Field(ge=0, le=1e11, description="s since the Unix epoch; the interval must end at most "
+                                                       "max_clock_skew_s after the server's clock")
     duration_s: float = Field(gt=0, le=3600)
     health: Literal["ok", "frozen", "blank", "lost", "low_confidence", "unknown"] = "ok"
     counts: dict[str, dict[str, int]] = Field(max_length=256,
-                                              description="movement id -> vehicle class -> vehicles")
+                                              description="movement id -> vehicle class -> vehicles "
+                                                          "(0..100000; weighted by each class's PCU)")
     queues_veh: dict[str, float] = Field(default_factory=dict, max_length=256)
 
 
@@ -105,15 +130,40 @@ class BatchOut(BaseModel):
 
 
 class UserIn(_In):
-    name: str = Field(pattern=NAME)
-    role: Literal["viewer", "operator", "engineer", "admin"]
-    password: str = Field(min_length=8, max_length=256)
+    """Name and password rules are ``api.password_policy``'s (422 naming the rule)."""
+
+    name: str = Field(max_length=256, description="1 to 64 letters, digits, '_', '.', '-'")
+    role: str = Field(max_length=16, description="viewer, operator, engineer or admin")
+    password: str = Field(max_length=1024, description="at least 12 characters, not a common or trivial one")
+
+
+class UserPatch(_In):
+    role: str | None = Field(default=None, max_length=16)
+    disabled: bool | None = None
+
+
+class PasswordIn(_In):
+    password: str = Field(max_length=1024)
+
+
+class OwnPasswordIn(_In):
+    old_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
 
 
 class UserOut(BaseModel):
     name: str
     role: str
     created_at: float
+    disabled: bool
+
+
+class SessionOut(BaseModel):
+    id: str
+    user: str
+    created_at: float
+    expires_at: float
+    source: str
 
 
 class CameraIn(_In):
@@ -125,7 +175,10 @@ class CameraOut(BaseModel):
     id: str
     intersection: str
     created_at: float
-    api_key: str | None = Field(default=None, description="shown once, at creation")
+    key_id: str | None = None
+    revoked: bool = False
+    revoked_at: float | None = None
+    api_key: str | None = Field(default=None, description="shown once, at creation and rotation")
 
 
 class Token(BaseModel):

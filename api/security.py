@@ -1,5 +1,9 @@
 """Credentials: argon2 password hashes, HS256 bearer tokens (JWT), camera API keys.
 
+A token names a session (``sid``), which the server checks on every request against the ``sessions``
+and ``users`` tables (``api.sessions``): a valid signature alone is never enough. No token lives longer
+than ``MAX_TOKEN_TTL_S``.
+
 Camera keys are 256-bit random secrets, so a fast SHA-256 digest is enough to store them (a slow
 password hash protects guessable secrets; it would only cost CPU on every counts push).
 """
@@ -15,6 +19,8 @@ from enum import IntEnum
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from api.settings import MAX_TOKEN_TTL_S
 
 
 class Role(IntEnum):
@@ -36,6 +42,7 @@ class Principal:
     name: str
     role: Role | None
     camera: str | None = None
+    sid: str | None = None  # the session of a user's token
 
     @property
     def key(self) -> str:
@@ -58,20 +65,32 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def issue_token(secret: str, user: str, role: str, now_s: float, ttl_s: float) -> str:
-    return jwt.encode({"sub": user, "role": role, "iat": int(now_s), "exp": int(now_s + ttl_s)}, secret,
-                      algorithm="HS256")
+def new_session_id() -> str:
+    return secrets.token_hex(16)
+
+
+def issue_token(secret: str, user: str, role: str, sid: str, now_s: float, ttl_s: float) -> str:
+    """A signed token for session ``sid``; ``ttl_s`` is capped at ``MAX_TOKEN_TTL_S``."""
+    if not 0 < ttl_s <= MAX_TOKEN_TTL_S:
+        raise ValueError(f"token lifetime must be in (0, {MAX_TOKEN_TTL_S:g}] s")
+    return jwt.encode({"sub": user, "role": role, "sid": sid, "iat": int(now_s), "exp": int(now_s + ttl_s)},
+                      secret, algorithm="HS256")
 
 
 def decode_token(secret: str, token: str, now_s: float) -> dict | None:
-    """The token's claims, or None when it is malformed, forged or expired (at ``now_s``)."""
+    """The token's claims, or None when it is malformed, forged, expired (at ``now_s``), lives longer than
+    ``MAX_TOKEN_TTL_S`` or names no session. The session itself is checked by ``api.sessions``."""
     try:
         # expiry is checked below against the app clock (injectable), not PyJWT's wall clock
         claims = jwt.decode(token, secret, algorithms=["HS256"],
                             options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
     except jwt.PyJWTError:
         return None
-    if not isinstance(claims.get("exp"), int) or claims["exp"] <= now_s or claims.get("role") not in ROLE_NAMES:
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int) or not isinstance(iat, int) or exp <= now_s or exp - iat > MAX_TOKEN_TTL_S:
+        return None
+    if claims.get("role") not in ROLE_NAMES or not isinstance(claims.get("sub"), str) \
+            or not isinstance(claims.get("sid"), str):
         return None
     return claims
 

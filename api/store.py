@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
 
 from sqlalchemy import func, select
@@ -60,16 +59,6 @@ def audit_json(e: AuditEntry) -> dict[str, Any]:
             "before": json.loads(e.before), "after": json.loads(e.after)}
 
 
-def server_secret(session: Session) -> str:
-    """The token-signing secret, created once per database (tokens survive a restart)."""
-    row = session.get(Meta, "jwt_secret")
-    if row is None:
-        row = Meta(key="jwt_secret", value=secrets.token_urlsafe(48))
-        session.add(row)
-        session.commit()
-    return row.value
-
-
 def seed_scenario(session: Session, scenario: Scenario, now_s: float) -> None:
     """Store the scenario's plans and put its active plans in force, for intersections not seen before."""
     for iid in scenario.intersections:
@@ -88,3 +77,37 @@ def seed_scenario(session: Session, scenario: Scenario, now_s: float) -> None:
         if session.get(Control, iid) is None:
             session.add(Control(intersection=iid, mode="fixed", version=1))
     session.commit()
+
+
+TIME_ZONE_KEY = "time_zone"
+DEFAULT_TIME_ZONE = "UTC"
+
+
+def check_time_zone(name: str) -> str:
+    """``name`` if it is an IANA time zone (``Asia/Ho_Chi_Minh``), else ValueError naming it."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if not name or name != name.strip() or name.startswith(("/", ".")):
+            raise ValueError
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"time zone {name!r} is not an IANA zone name such as 'Asia/Ho_Chi_Minh' or 'UTC'") from None
+    return name
+
+
+def deployment_time_zone(session: Session, configured: str | None, now_s: float) -> str:
+    """The deployment's time zone: ``configured`` (stored, and audited when it changes), else the stored one,
+    else UTC (stored, so that it is explicit)."""
+    row = session.get(Meta, TIME_ZONE_KEY)
+    if configured is None and row is not None:
+        return row.value
+    zone = check_time_zone(configured or DEFAULT_TIME_ZONE)
+    if row is None or row.value != zone:
+        audit(session, now_s, "config", "time_zone", "deployment", None if row is None else row.value, zone)
+        if row is None:
+            session.add(Meta(key=TIME_ZONE_KEY, value=zone))
+        else:
+            row.value = zone
+        session.commit()
+    return zone

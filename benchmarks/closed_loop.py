@@ -88,6 +88,14 @@ def candidate_plans(scenario: Scenario, sumo_tools: bool) -> tuple[dict[str, dic
                                                      REF_SCN / "arterial.rou.xml", Path(d))
         except (ImportError, OSError, RuntimeError) as exc:
             notes.append(f"sumo_tools skipped: {exc}")
+    tools = out.get("sumo_tools")
+    if tools:  # SUMO's tools know no pedestrian minimum: their plans run only where they are deployable
+        from traffic.plan_validation import validate_plan
+
+        issues = [i for iid, p in tools.items() for i in validate_plan(p, scenario.intersections[iid])]
+        if issues:
+            del out["sumo_tools"]
+            notes.append(f"sumo_tools skipped: {len(issues)} safety issue(s) in its plans, e.g. {issues[0]}")
     return out, notes
 
 

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._sumo_eval import SEEDS, TOOLS, run_plans, sumo_binary
 from signal_control.optimize import optimize
 from signal_control.params import SUMO_MICRO
+from traffic.plan_validation import validate_plan
 from traffic.scenario import Scenario
 from traffic.scenario_io import load_scenario
 from traffic.signal_plan import SignalPlan
@@ -177,7 +178,9 @@ def case_isolated(seeds, sim_seeds) -> dict:
         sc = load_scenario(name)
         base = sc.active_plan("C")
         web = optimize(sc, "webster", webster=SUMO_MICRO).plans
-        grid = [(c, f) for c in range(40, 125, 5) for f in (0.2, 0.25, 0.3, 0.35, 0.4)]
+        # only plans that could be deployed: those the safety rules (pedestrian minimums included) accept
+        grid = [(c, f) for c in range(40, 125, 5) for f in (0.2, 0.25, 0.3, 0.35, 0.4)
+                if not validate_plan(_isolated_plan(base, float(c), f), sc.intersections["C"])]
         scores = {}
         for c, f in grid:
             p = {"C": _isolated_plan(base, float(c), f)}

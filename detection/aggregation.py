@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from detection.counting import CountEvent
 from traffic.counts import Health, IntervalCounts
-from traffic.vehicles import DEFAULT_PCU
+from traffic.pcu import pcu_table
 
 
 @dataclass
@@ -42,7 +42,7 @@ class IntervalAggregator:
             raise ValueError(f"interval_s (={interval_s}) must be > 0")
         self.source, self.interval_s, self.intersection = source, interval_s, intersection
         self.keys = tuple(dict.fromkeys(keys))
-        self.pcu = dict(pcu or DEFAULT_PCU)
+        self.pcu = pcu_table(pcu)  # the defaults, with the given classes' PCU on top
         self.lag_s, self.unhealthy_share = lag_s, unhealthy_share
         self.start_s = start_s
         self._next = 0  # index of the first interval not yet emitted

@@ -13,6 +13,7 @@ from typing import Any
 from detection.config import CameraConfig, load_camera_config, parse_line_arg
 from detection.detector import DEFAULT_MODEL
 from detection.errors import CameraConfigError
+from traffic.cli.common import int_in, output_file, positive_float, require_extra
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,13 +44,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sliced", action="store_true",
                    help="sliced (tiled) inference for small, dense vehicles such as motorbike swarms "
                         "(several times slower per frame)")
-    p.add_argument("--tile-px", type=int, default=320, help="tile size for --sliced (default %(default)s)")
+    p.add_argument("--tile-px", type=int_in(32, 8192), default=320,
+                   help="tile size for --sliced (32..8192, default %(default)s)")
     p.add_argument("--tracker", choices=("bytetrack", "botsort"), default="bytetrack",
                    help="Ultralytics tracker (default %(default)s)")
-    p.add_argument("--interval-s", type=float, default=None, metavar="S",
+    p.add_argument("--interval-s", type=positive_float(86_400.0), default=None, metavar="S",
                    help="also report counts per interval of S seconds of stream time, as flows (veh/h, PCU/h)")
-    p.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N source frames")
-    p.add_argument("--annotate", metavar="OUT.mp4", default=None,
+    p.add_argument("--max-frames", type=int_in(1, 2**62), default=None, metavar="N",
+                   help="stop after N source frames")
+    p.add_argument("--annotate", metavar="OUT.mp4", type=output_file(), default=None,
                    help="write an annotated video (boxes, track ids, lines, counts) of the processed frames")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_count)
@@ -74,6 +77,7 @@ def _stride(args: argparse.Namespace) -> int | None:
 
 
 def _count(args: argparse.Namespace) -> int:
+    require_extra("count", "detect", "ultralytics", "cv2")
     from tqdm import tqdm
 
     from detection.annotate import AnnotatedVideoWriter
@@ -84,8 +88,6 @@ def _count(args: argparse.Namespace) -> int:
 
     camera = camera_from_args(args)
     stride = _stride(args)
-    if args.interval_s is not None and args.interval_s <= 0:
-        raise CameraConfigError(f"--interval-s (={args.interval_s}) must be > 0")
     source = open_source(args.source)
     detector: Any = YoloDetector(args.model)
     if args.sliced:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import math
@@ -18,6 +17,7 @@ from typing import Any
 
 from detection.batching import MAX_BATCH_SIZE, MAX_WAIT_LIMIT_MS, BatchSettings
 from detection.errors import CameraConfigError
+from traffic.cli.common import jobs_arg, max_jobs, require_extra
 from traffic.errors import TrafficError
 
 
@@ -39,9 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="address of a running Dask scheduler whose workers have one thread per camera")
-    where.add_argument("--workers", type=int, default=None, metavar="K",
-                       help="start a local cluster of K worker processes (default: one per camera, at most one per "
-                            "CPU core; one with batching), with enough threads for every camera")
+    where.add_argument("--workers", type=jobs_arg, default=None, metavar="K",
+                       help=f"start a local cluster of K worker processes (at most {max_jobs()}; default: one per "
+                            "camera, at most one per CPU core; one with batching), with enough threads for every "
+                            "camera")
     batch = p.add_mutually_exclusive_group()
     batch.add_argument("--batch-size", type=int, default=None, metavar="N",
                        help=f"batched inference: the cameras of a worker process share one detector, up to N frames "
@@ -62,15 +63,11 @@ def _count_cameras(args: argparse.Namespace) -> int:
 
     if not args.api.lower().startswith(("http://", "https://")) or len(args.api.split("://", 1)[1].strip("/")) == 0:
         raise CameraConfigError(f"--api {args.api!r}: expected an http:// or https:// URL")
-    if args.workers is not None and args.workers < 1:
-        raise CameraConfigError(f"--workers must be >= 1 (got {args.workers})")
+    if args.scheduler is None:  # the cameras run here (a remote cluster's workers bring their own stack)
+        require_extra("count-cameras", "detect", "ultralytics", "cv2")
     fleet = load_fleet(args.cameras, args.api, epoch_anchor_s=time.time())
     fleet = with_batch(fleet, _batch(args, fleet.jobs[0].batch))
     n = len(fleet.jobs)
-    if args.scheduler is None:
-        for package in ("ultralytics", "cv2"):
-            if importlib.util.find_spec(package) is None:
-                raise TrafficError("greenwave count-cameras needs the detector stack: pip install 'greenwave[detect]'")
     _setup_logging()
     fleet = unbatchable_off(fleet)  # before the cluster is sized: a TFLite fleet keeps a process per core
     batched = any(j.batch is not None for j in fleet.jobs)

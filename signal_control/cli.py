@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+
+from traffic.cli.common import output_file, positive_float
+from traffic.plan_validation import ValidationRules
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,13 +21,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--corridor", metavar="NODES", default=None,
                    help="comma-separated signals of the arterial in outbound order (default: the busiest "
                         "straight chain)")
-    p.add_argument("--cycle-s", type=float, default=None, help="impose a common cycle")
+    max_cycle_s = ValidationRules().max_cycle_s
+    p.add_argument("--cycle-s", type=positive_float(max_cycle_s), default=None,
+                   help=f"impose a common cycle (> 0 and <= {max_cycle_s:g} s, the safety rules' maximum)")
     p.add_argument("--keep-splits", action="store_true", help="keep the active plans' cycle and greens; offsets only")
     p.add_argument("--weights", metavar="OUT,IN", default="1,1", help="bandwidth weight per direction (default 1,1)")
     p.add_argument("--saturation", choices=("hcm", "sumo"), default="hcm",
                    help="saturation flows and lost times: HCM defaults or those measured in SUMO micro")
-    p.add_argument("--out", metavar="PLAN.json", default=None, help="write the plans as a plan file")
-    p.add_argument("--plot", metavar="FILE.png", default=None, help="draw the corridor's time-space diagram")
+    p.add_argument("--out", metavar="PLAN.json", type=output_file(), default=None,
+                   help="write the plans as a plan file (its folder must exist)")
+    p.add_argument("--plot", metavar="FILE.png", type=output_file((".png",)), default=None,
+                   help="draw the corridor's time-space diagram")
     p.add_argument("--json", action="store_true", help="print the plans and predicted figures as JSON")
     p.set_defaults(func=_optimize)
 
@@ -38,16 +46,24 @@ def _optimize(args: argparse.Namespace) -> int:
         w_out, w_in = (float(x) for x in args.weights.split(","))
     except ValueError:
         raise OptimizerError(f"--weights must be two numbers OUT,IN, got {args.weights!r}") from None
+    if not all(math.isfinite(w) and w >= 0 for w in (w_out, w_in)) or w_out + w_in == 0:
+        raise OptimizerError(f"--weights must be two finite numbers >= 0, not both 0, got {args.weights!r}")
+    if args.cycle_s is not None and (args.method == "webster" or args.keep_splits):
+        raise OptimizerError(f"--cycle-s is not used by {'--keep-splits' if args.keep_splits else '--method webster'} "
+                             "(it keeps or computes each plan's own cycle)")
     scenario = load_scenario(args.scenario)
     corridor = [n.strip() for n in args.corridor.split(",") if n.strip()] if args.corridor else None
     result = optimize(scenario, args.method, corridor=corridor, cycle_s=args.cycle_s, keep_splits=args.keep_splits,
                       webster=SUMO_MICRO if args.saturation == "sumo" else HCM,
                       band=BandwidthParams(weight_outbound=w_out, weight_inbound=w_in))
+    if args.cycle_s is not None and abs(result.cycle_s - args.cycle_s) > 1e-6:  # refused before anything is written
+        raise OptimizerError(f"--cycle-s {args.cycle_s:g} cannot be imposed: the optimiser could make safe plans "
+                             f"only with a {result.cycle_s:g} s cycle (minimum greens, yellows, all-reds)")
+    if args.plot and result.corridor is None:
+        raise OptimizerError("--plot needs a corridor of two or more signals")
     if args.out:
         save_plan_file(result.plans, args.out)
     if args.plot:
-        if result.corridor is None:
-            raise OptimizerError("--plot needs a corridor of two or more signals")
         from signal_control.tsd import plot_time_space
 
         plot_time_space(result.corridor, result.plans, args.plot)

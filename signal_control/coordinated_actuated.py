@@ -100,14 +100,17 @@ class CoordinatedTiming:
 
     ``windows`` rows: (stage, green start, force-off = planned green end), in program order, for the
     non-coordinated stages; ``clearance_s``: yellow + all-red between stages; ``start_s``: where cycle
-    positions start counting, the first window's yield point when that lies before phase 0 (else 0).
+    positions start counting, the first window's yield point when that lies before phase 0 (else 0);
+    ``min_green_s``: per stage, the green it runs once started (``StageSet.min_green_of``: a stage in
+    which a pedestrian crossing may walk runs at least its walk + clearance, so a window opens for
+    it only while that fits before its force-off).
     """
 
     cycle_s: float
     coordinated: int
     windows: np.ndarray
     clearance_s: float
-    min_green_s: float
+    min_green_s: np.ndarray
     own: tuple[tuple[str, ...], ...]
     """Per stage, the movements green in it and not in the coordinated stage."""
     coordinated_movements: tuple[str, ...]
@@ -143,18 +146,19 @@ class CoordinatedTiming:
             before = rows[i - 1]  # the phase before (the last one, for phase 0)
             if before[0] == coordinated and yield_advance_s > 0:
                 wrap = plan.cycle_s if i == 0 else 0.0
-                earliest = before[1] - wrap + stages.min_green_s + (start - (before[2] - wrap))
+                earliest = before[1] - wrap + stages.min_green_of(coordinated) + (start - (before[2] - wrap))
                 start = max(start - yield_advance_s, min(start, earliest))
             kept.append((k, start, end))
         windows = np.array(kept, float).reshape(-1, 3)
         clearance = stages.yellow_s + stages.all_red_s
         start = min(0.0, float(windows[:, 1].min()) - clearance) if len(windows) else 0.0
-        return cls(plan.cycle_s, coordinated, windows, clearance, stages.min_green_s, own,
+        mins = np.array([stages.min_green_of(k) for k in range(len(stages.stages))], float)
+        return cls(plan.cycle_s, coordinated, windows, clearance, mins, own,
                    tuple(sorted(coord_moves)), start)
 
 
 def actuated_choice(position_s: float, current: int, coordinated: int, windows: np.ndarray, served: np.ndarray,
-                    demand: np.ndarray, clearance_s: float, min_green_s: float, call_veh: float,
+                    demand: np.ndarray, clearance_s: float, min_green_s: float | np.ndarray, call_veh: float,
                     gap_veh: float, late_start_s: float = 0.0, platoon_veh: float = np.inf,
                     coordinated_moving: float = 0.0) -> tuple[int, int]:
     """``(stage, window)``: the stage to show next at ``position_s`` in the cycle (``current`` to
@@ -164,7 +168,8 @@ def actuated_choice(position_s: float, current: int, coordinated: int, windows: 
     per window, True once it was served this cycle (never twice); ``demand``: vehicles on each
     stage's own movements (``inf``: on recall, as with failed detectors); ``coordinated_moving``:
     vehicles moving toward the coordinated stage's stop lines, which hold it past its yield point
-    while above ``platoon_veh`` and the called window keeps room for a step more.
+    while above ``platoon_veh`` and the called window keeps room for a step more; ``min_green_s``:
+    one minimum green for every stage, or one per stage.
     """
     n = windows.shape[0]
     after = 0
@@ -179,10 +184,11 @@ def actuated_choice(position_s: float, current: int, coordinated: int, windows: 
         stage, start, force_off = int(windows[i, 0]), windows[i, 1], windows[i, 2]
         if position_s < start - clearance_s - 1e-9:
             break  # before this window's yield point: the coordinated stage (or the current) holds
-        room = position_s + clearance_s + min_green_s <= force_off + late_start_s + 1e-9
+        min_g = float(min_green_s[stage]) if np.ndim(min_green_s) else float(min_green_s)
+        room = position_s + clearance_s + min_g <= force_off + late_start_s + 1e-9
         if not served[i] and stage != current and demand[stage] > call_veh and room:
             platoon = current == coordinated and coordinated_moving > platoon_veh
-            if platoon and position_s + late_start_s + clearance_s + min_green_s <= force_off + 1e-9:
+            if platoon and position_s + late_start_s + clearance_s + min_g <= force_off + 1e-9:
                 return coordinated, -1  # the platoon's tail still arrives: yield at a later step
             return stage, i
     return coordinated, -1

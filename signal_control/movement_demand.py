@@ -6,6 +6,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from signal_control.errors import OptimizerError
 from traffic.counts import IntervalCounts
@@ -20,16 +21,19 @@ class MovementFlow:
     pcu_h: float
 
 
+DemandSource = Literal["camera", "last_good", "scenario"]
+
+
 def movement_demand(scenario: Scenario,
-                    counts: Sequence[IntervalCounts] | Mapping[str, float] | None = None,
+                    counts: Sequence[IntervalCounts] | Mapping[str, float] | Mapping[str, MovementFlow] | None = None,
                     window_s: tuple[float, float] | None = None) -> dict[str, MovementFlow]:
     """Flow of every signalised movement of ``scenario``.
 
     Args:
         scenario: network, intersections and (when ``counts`` is None) demand.
         counts: measured demand instead of the scenario's flows: interval counts keyed by movement
-            id (several intervals are averaged, PCU from each count's classes), or a plain mapping
-            movement id -> veh/h (PCU = veh).
+            id (several intervals are averaged, PCU from each count's classes through ``traffic.pcu``), or a
+            mapping movement id -> veh/h (PCU = veh) or -> :class:`MovementFlow` (veh/h and PCU/h).
         window_s: ``(begin_s, end_s)`` over which scenario flows are averaged; default the
             scenario's simulated window.
 
@@ -55,13 +59,43 @@ def movement_demand(scenario: Scenario,
     return out
 
 
-def _from_mapping(flows: Mapping[str, float]) -> dict[str, MovementFlow]:
+def _from_mapping(flows: Mapping[str, float] | Mapping[str, MovementFlow]) -> dict[str, MovementFlow]:
     out = {}
     for mid, q in flows.items():
-        if not math.isfinite(q) or q < 0:
-            raise OptimizerError(f"flow of movement {mid!r} (={q} veh/h) must be a finite number >= 0")
-        out[mid] = MovementFlow(float(q), float(q))
+        f = q if isinstance(q, MovementFlow) else MovementFlow(float(q), float(q))
+        for value, unit in ((f.veh_h, "veh/h"), (f.pcu_h, "PCU/h")):
+            if not math.isfinite(value) or value < 0:
+                raise OptimizerError(f"flow of movement {mid!r} (={value} {unit}) must be a finite number >= 0")
+        out[mid] = MovementFlow(float(f.veh_h), float(f.pcu_h))
     return out
+
+
+def demand_with_fallback(scenario: Scenario, measured: Mapping[str, MovementFlow],
+                         last_good: Mapping[str, MovementFlow] | None = None
+                         ) -> tuple[dict[str, MovementFlow], dict[str, DemandSource]]:
+    """Demand of every signalised movement with where it came from, for counts that cover only some movements.
+
+    A movement without a measured flow is missing, not zero: it takes its last good measurement
+    (``last_good``) if any, else the scenario's flow (0 only when the scenario has none either).
+
+    Returns:
+        (movement id -> flow, movement id -> ``"camera"``, ``"last_good"`` or ``"scenario"``).
+    """
+    known = sorted({m for inter in scenario.intersections.values() for m in inter.movements})
+    last_good = last_good or {}
+    scenario_flows: dict[str, MovementFlow] | None = None
+    flows: dict[str, MovementFlow] = {}
+    sources: dict[str, DemandSource] = {}
+    for m in known:
+        if m in measured:
+            flows[m], sources[m] = measured[m], "camera"
+        elif m in last_good:
+            flows[m], sources[m] = last_good[m], "last_good"
+        else:
+            if scenario_flows is None:
+                scenario_flows = _from_scenario(scenario, None)
+            flows[m], sources[m] = scenario_flows.get(m, MovementFlow(0.0, 0.0)), "scenario"
+    return flows, sources
 
 
 def _from_counts(counts: Sequence[IntervalCounts]) -> dict[str, MovementFlow]:

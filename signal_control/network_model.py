@@ -17,6 +17,7 @@ from signal_control import delay_kernels
 from signal_control.lane_groups import lane_group_loads, movement_lane_shares
 from signal_control.movement_demand import MovementFlow
 from signal_control.params import DelayParams, WebsterParams
+from traffic.pedestrians import phase_min_greens_s
 from traffic.scenario import Scenario
 from traffic.signal_plan import SignalPlan
 
@@ -89,10 +90,11 @@ def build_arrays(scenario: Scenario, plans: Mapping[str, SignalPlan], demand: Ma
     sig_index = {s: k for k, s in enumerate(signals)}
     greens, inters, mins, ph_ptr = [], [], [], [0]
     for s in signals:
-        for p in plans[s].phases:
+        phase_mins = phase_min_greens_s(plans[s], scenario.intersections[s], webster.pedestrians, webster.min_green_s)
+        for p, floor in zip(plans[s].phases, phase_mins, strict=True):
             greens.append(p.green_s)
             inters.append(p.yellow_s + p.all_red_s)
-            mins.append(min(webster.min_green_s, p.green_s))
+            mins.append(min(floor, p.green_s))
         ph_ptr.append(len(greens))
     # streams and their saturation flows (veh/s), from the lane groups sharing the lanes
     streams: list[str] = []

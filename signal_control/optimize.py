@@ -114,7 +114,7 @@ def optimize(scenario: Scenario, method: Method = "delay", corridor: Sequence[st
     """
     if method not in METHODS:
         raise OptimizerError(f"unknown method {method!r} (use one of {', '.join(METHODS)})")
-    rules = rules or ValidationRules(min_green_s=min(5.0, webster.min_green_s))
+    rules = rules or ValidationRules(min_green_s=min(5.0, webster.min_green_s), pedestrians=webster.pedestrians)
     demand = movement_demand(scenario, counts)
     base = scenario.active_plan_set()
     if method == "webster":
@@ -234,8 +234,8 @@ def _plans_at(pb: _Problem, cycle: float) -> dict[str, SignalPlan]:
     """Webster splits at the common cycle (all raised to the longest minimum cycle if one needs it)."""
     if pb.keep_splits:
         return {iid: replace(p, name=pb.name) for iid, p in pb.base.items()}
-    cycle = max([cycle] + [min_cycle_for(p, pb.webster) for p in pb.base.values()])
     net, inters = pb.scenario.network, pb.scenario.intersections
+    cycle = max([cycle] + [min_cycle_for(p, pb.webster, inters[iid]) for iid, p in pb.base.items()])
     return {iid: webster_plan(net, inters[iid], p, pb.demand, pb.webster, cycle_s=cycle, name=pb.name).plan
             for iid, p in pb.base.items()}
 

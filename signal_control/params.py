@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from signal_control.errors import OptimizerError
+from traffic.pedestrians import HCM_PEDESTRIANS, PedestrianRules
 
 
 def _positive(obj: object, *names: str) -> None:
@@ -61,6 +62,10 @@ class WebsterParams:
     time between phases while the predicted HCM control delay falls: equal degrees of saturation
     are not delay-optimal when lane groups' capacities differ a lot (a protected left next to a
     through movement), where the random-delay term weighs on the smaller one.
+
+    ``pedestrians``: a phase in which a crossing may walk gets at least its walk + clearance
+    (``traffic.pedestrians.phase_min_greens_s``), and the cycle grows to fit; ``None`` leaves the
+    pedestrians out (the plans then fail the default safety rules wherever a crossing needs more).
     """
 
     min_cycle_s: float = 30.0
@@ -70,6 +75,7 @@ class WebsterParams:
     refine_splits: bool = True
     saturation: SaturationFlows = field(default_factory=SaturationFlows)
     timing: TimingParams = field(default_factory=TimingParams)
+    pedestrians: PedestrianRules | None = HCM_PEDESTRIANS
 
     def __post_init__(self) -> None:
         _positive(self, "min_cycle_s", "max_cycle_s", "oversaturation_y")

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from traffic.errors import ModelError
 from traffic.intersection import Intersection
+from traffic.pedestrians import phase_min_greens_s
 from traffic.plan_validation import DEFAULT_RULES, ValidationRules, check_plan
 from traffic.signal_plan import SignalPlan
 
@@ -42,33 +43,35 @@ def transition_plans(target: SignalPlan, start_s: float, intersection: Intersect
         shift -= cycle  # shorten cycles rather than lengthen them by more than half a cycle
     if abs(shift) < 1e-6:
         return [target]
-    room = _room(target, rules, shortening=shift < 0)
+    mins = phase_min_greens_s(target, intersection, rules.pedestrians, rules.min_green_s)
+    room = _room(target, rules, mins, shortening=shift < 0)
     step = min(max_step * cycle, room)
     if step <= 1e-6:
         return [target]  # splits at their minimum: cannot shorten safely; keep the plan as it runs
     n = math.ceil(abs(shift) / step - 1e-9)
     each = cycle + shift / n
-    steps = [_stretched(target, each, k, rules.min_green_s) for k in range(n)]
+    steps = [_stretched(target, each, k, mins) for k in range(n)]
     for plan in steps:
         check_plan(plan, intersection, rules)
     return [*steps, target]
 
 
-def _room(plan: SignalPlan, rules: ValidationRules, shortening: bool) -> float:
-    """How much one cycle can be shortened (greens down to the minimum green) or lengthened."""
+def _room(plan: SignalPlan, rules: ValidationRules, mins: list[float], shortening: bool) -> float:
+    """How much one cycle can be shortened (greens down to each phase's minimum, pedestrians' included)
+    or lengthened."""
     if not shortening:
         return math.inf if rules.max_cycle_s >= 2 * plan.cycle_s else rules.max_cycle_s - plan.cycle_s
-    return sum(max(0.0, p.green_s - rules.min_green_s) for p in plan.phases)
+    return sum(max(0.0, p.green_s - m) for p, m in zip(plan.phases, mins, strict=True))
 
 
-def _stretched(plan: SignalPlan, cycle_s: float, k: int, min_green_s: float) -> SignalPlan:
+def _stretched(plan: SignalPlan, cycle_s: float, k: int, mins: list[float]) -> SignalPlan:
     fixed = sum(p.yellow_s + p.all_red_s for p in plan.phases)
     greens = [p.green_s for p in plan.phases]
     extra = cycle_s - plan.cycle_s
     if extra >= 0:
         new = [g + extra * g / sum(greens) for g in greens]
     else:  # take the cut from each green in proportion to its slack above the minimum
-        slack = [max(0.0, g - min_green_s) for g in greens]
+        slack = [max(0.0, g - m) for g, m in zip(greens, mins, strict=True)]
         total = sum(slack) or 1.0
         new = [g + extra * s / total for g, s in zip(greens, slack, strict=True)]
     phases = tuple(replace(p, green_s=round(g, 3)) for p, g in zip(plan.phases, new, strict=True))

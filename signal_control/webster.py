@@ -10,7 +10,7 @@ and a warning. Y >= 1 cannot be served and raises :class:`InfeasibleDemandError`
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -22,6 +22,7 @@ from signal_control.movement_demand import MovementFlow
 from signal_control.params import HCM, TimingParams, WebsterParams
 from traffic.intersection import Intersection
 from traffic.network import Network
+from traffic.pedestrians import phase_min_greens_s
 from traffic.plan_validation import ValidationRules, check_plan
 from traffic.signal_plan import SignalPlan
 
@@ -78,31 +79,35 @@ def webster_cycle_s(total_y: float, total_lost_s: float, params: WebsterParams) 
     return float(min(params.max_cycle_s, max(params.min_cycle_s, math.ceil(c0 - 1e-9)))), False
 
 
-def split_greens(cycle_s: float, ratios: PhaseRatios, plan: SignalPlan, params: WebsterParams) -> list[float]:
+def split_greens(cycle_s: float, ratios: PhaseRatios, plan: SignalPlan, params: WebsterParams,
+                 min_greens_s: Sequence[float] | None = None) -> list[float]:
     """Displayed greens (whole seconds) summing with the interphases to ``cycle_s``.
 
     Effective green in proportion to the critical y (phases without demand get the minimum);
-    displayed G = g + start-up loss - yellow used, at least ``min_green_s``.
+    displayed G = g + start-up loss - yellow used, at least each phase's minimum (``min_greens_s``,
+    default ``params.min_green_s`` for every phase).
     """
     t = params.timing
+    floor = np.asarray(min_greens_s if min_greens_s is not None else [params.min_green_s] * len(plan.phases),
+                       dtype=float)
     interphase = sum(p.yellow_s + p.all_red_s for p in plan.phases)
     available = cycle_s - interphase
     y = ratios.y
     weights = y / y.sum() if y.sum() > 0 else np.full(len(y), 1.0 / len(y))
     effective = (cycle_s - ratios.total_lost_s) * weights
-    greens = np.maximum(effective + t.startup_lost_s - t.yellow_used_s, params.min_green_s)
+    greens = np.maximum(effective + t.startup_lost_s - t.yellow_used_s, floor)
     # shrink the phases above the minimum until the greens fit, then round preserving the total
     for _ in range(len(greens)):
         excess = greens.sum() - available
-        free = greens > params.min_green_s + 1e-9
+        free = greens > floor + 1e-9
         if excess <= 1e-9 or not free.any():
             break
-        slack = greens[free] - params.min_green_s
+        slack = greens[free] - floor[free]
         greens[free] -= np.minimum(slack, excess * slack / slack.sum())
-    return _round_preserving(greens, available, params.min_green_s)
+    return _round_preserving(greens, available, floor)
 
 
-def _round_preserving(values: NDArray[np.float64], total: float, floor: float) -> list[float]:
+def _round_preserving(values: NDArray[np.float64], total: float, floor: NDArray[np.float64]) -> list[float]:
     base = np.floor(values + 1e-9)
     left = round(float(total - base.sum()))
     order = np.argsort(-(values - base))
@@ -114,9 +119,17 @@ def _round_preserving(values: NDArray[np.float64], total: float, floor: float) -
     return [float(v) for v in base]
 
 
-def min_cycle_for(plan: SignalPlan, params: WebsterParams) -> float:
-    """Shortest cycle that fits every phase's minimum green and its interphase."""
-    return float(sum(params.min_green_s + p.yellow_s + p.all_red_s for p in plan.phases))
+def min_greens_for(plan: SignalPlan, inter: Intersection, params: WebsterParams) -> list[float]:
+    """Each phase's minimum green: ``params.min_green_s``, or more where a pedestrian crossing that
+    may walk during it needs its walk + clearance (``params.pedestrians``)."""
+    return phase_min_greens_s(plan, inter, params.pedestrians, params.min_green_s)
+
+
+def min_cycle_for(plan: SignalPlan, params: WebsterParams, inter: Intersection | None = None) -> float:
+    """Shortest cycle that fits every phase's minimum green (pedestrians' too, given ``inter``) and
+    its interphase."""
+    mins = min_greens_for(plan, inter, params) if inter is not None else [params.min_green_s] * len(plan.phases)
+    return float(sum(g + p.yellow_s + p.all_red_s for g, p in zip(mins, plan.phases, strict=True)))
 
 
 def webster_plan(network: Network, inter: Intersection, plan: SignalPlan, demand: Mapping[str, MovementFlow],
@@ -141,18 +154,48 @@ def webster_plan(network: Network, inter: Intersection, plan: SignalPlan, demand
     if over:
         warnings.append(f"intersection {inter.id!r}: over-saturated (Y={ratios.total_y:.2f} >= "
                         f"{params.oversaturation_y}); longest cycle {params.max_cycle_s:g} s, greens balanced on v/c")
-    cycle = max(cycle_s if cycle_s is not None else own, min_cycle_for(plan, params))
-    greens = split_greens(cycle, ratios, plan, params)
+    mins = min_greens_for(plan, inter, params)
+    cycle = max(cycle_s if cycle_s is not None else own, min_cycle_for(plan, params, inter))
+    if cycle_s is None and not over:
+        cycle = fit_beside_minimums(cycle, own, ratios, plan, params, mins)
+    greens = split_greens(cycle, ratios, plan, params, mins)
     if params.refine_splits and not over:
-        greens = refine_greens(greens, plan, ratios, params)
+        greens = refine_greens(greens, plan, ratios, params, mins)
     new = replace(plan.with_greens(greens, name=name), offset_s=0.0)
-    check_plan(new, inter, rules or ValidationRules(min_green_s=min(5.0, params.min_green_s)))
+    check_plan(new, inter, rules or ValidationRules(min_green_s=min(5.0, params.min_green_s),
+                                                    pedestrians=params.pedestrians))
     delay = predicted_delay_s(new, ratios, params.timing)
     return WebsterResult(new, own, ratios, over, delay, tuple(warnings))
 
 
-def refine_greens(greens: list[float], plan: SignalPlan, ratios: PhaseRatios, params: WebsterParams) -> list[float]:
-    """Move whole seconds of green between phases while the predicted control delay falls."""
+def fit_beside_minimums(cycle_s: float, webster_s: float, ratios: PhaseRatios, plan: SignalPlan,
+                        params: WebsterParams, min_greens_s: Sequence[float]) -> float:
+    """The cycle, grown a second at a time (up to ``max_cycle_s``), until no phase runs above the
+    degree of saturation Webster's own cycle gives (X = Y C0 / (C0 - L)): where minimum greens (a
+    pedestrian crossing's walk + clearance) hold some phases above their share, the others would
+    otherwise get what is left of a cycle sized for the demand alone."""
+    y, lost, t = ratios.y, ratios.total_lost_s, params.timing
+    if ratios.total_y <= 0 or webster_s <= lost:
+        return cycle_s
+    plain = split_greens(cycle_s, ratios, plan, params)
+    if all(g >= m - 1e-9 for g, m in zip(plain, min_greens_s, strict=True)):
+        return cycle_s  # the minimums do not bind: Webster's cycle stands
+    x_target = ratios.total_y * webster_s / (webster_s - lost)
+    c = cycle_s
+    while c < params.max_cycle_s:
+        greens = split_greens(c, ratios, plan, params, min_greens_s)
+        eff = [max(1e-9, g - t.startup_lost_s + t.yellow_used_s) for g in greens]
+        if max(float(yi) * c / e for yi, e in zip(y, eff, strict=True)) <= x_target + 1e-9:
+            break
+        c += 1.0
+    return c
+
+
+def refine_greens(greens: list[float], plan: SignalPlan, ratios: PhaseRatios, params: WebsterParams,
+                  min_greens_s: Sequence[float] | None = None) -> list[float]:
+    """Move whole seconds of green between phases while the predicted control delay falls (never
+    below each phase's minimum, ``min_greens_s``, default ``params.min_green_s``)."""
+    mins = list(min_greens_s) if min_greens_s is not None else [params.min_green_s] * len(greens)
     best = list(greens)
     best_d = predicted_delay_s(plan.with_greens(best), ratios, params.timing)
     improved = True
@@ -160,7 +203,7 @@ def refine_greens(greens: list[float], plan: SignalPlan, ratios: PhaseRatios, pa
         improved = False
         for a in range(len(best)):
             for b in range(len(best)):
-                if a == b or best[b] - 1.0 < params.min_green_s:
+                if a == b or best[b] - 1.0 < mins[b] - 1e-9:
                     continue
                 trial = list(best)
                 trial[a] += 1.0

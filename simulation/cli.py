@@ -11,7 +11,20 @@ from dataclasses import replace
 from typing import Any
 
 from simulation.params import DEFAULT_PARAMS
-from traffic.cli.common import add_plan_arg, add_scenario_arg, scenario_with_plan
+from traffic.cli.common import (
+    MAX_DURATION_S,
+    MAX_SEEDS,
+    add_plan_arg,
+    add_scenario_arg,
+    duration_arg,
+    float_in,
+    jobs_arg,
+    max_jobs,
+    positive_float,
+    scenario_with_plan,
+    seed_arg,
+    seeds_arg,
+)
 from traffic.errors import ScenarioError
 
 
@@ -23,12 +36,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "beside each block holds the standard deviations.")
     add_scenario_arg(p)
     add_plan_arg(p)
-    p.add_argument("--seeds", type=int, default=None, metavar="N", help="run seeds 1..N and average them")
-    p.add_argument("--seed", type=int, default=1, metavar="S", help="the seed of a single run (default 1)")
-    p.add_argument("--duration-s", type=float, default=None, metavar="T",
-                   help="simulated time; default: until every vehicle of the demand has arrived")
-    p.add_argument("--jobs", type=int, default=1, metavar="J", help="run seeds in J processes (default 1)")
-    p.add_argument("--queue-interval-s", type=float, default=300.0, metavar="S",
+    p.add_argument("--seeds", type=seeds_arg, default=None, metavar="N",
+                   help=f"run seeds 1..N and average them (N <= {MAX_SEEDS})")
+    p.add_argument("--seed", type=seed_arg, default=1, metavar="S", help="the seed of a single run (default 1)")
+    p.add_argument("--duration-s", type=duration_arg, default=None, metavar="T",
+                   help=f"simulated time (at most {MAX_DURATION_S:g} s, seven days); default: until every "
+                        "vehicle of the demand has arrived")
+    p.add_argument("--jobs", type=jobs_arg, default=1, metavar="J",
+                   help=f"run seeds in J processes (default 1, at most {max_jobs()})")
+    p.add_argument("--queue-interval-s", type=float_in(0.0, MAX_DURATION_S), default=300.0, metavar="S",
                    help="sample each lane group's queue (vehicles) every S seconds into 'queue_veh' "
                         "(default %(default)s; 0 turns it off)")
     p.add_argument("--controller", choices=("fixed", "adaptive", "max-pressure", "adaptive-stage"), default="fixed",
@@ -42,13 +58,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "offsets kept; side stages served on call from the approach detectors, ended by gap-out "
                         "or force-off; unused time back to the coordinated stage; between platoons, seen by "
                         "110-m advance detectors on the arterial, a called side stage is served at once)")
-    p.add_argument("--control-step-s", type=float, default=None, metavar="S",
+    p.add_argument("--control-step-s", type=positive_float(3600.0), default=None, metavar="S",
                    help="stage control and --actuated: seconds between decisions (default 5 for stage control, "
                         "1 for --actuated)")
-    p.add_argument("--detector-range-m", type=float, default=None, metavar="M",
+    p.add_argument("--detector-range-m", type=positive_float(10_000.0), default=None, metavar="M",
                    help="stage control and --actuated: detected stretch upstream of each stop line (default 100 "
                         "for stage control, 80 for --actuated)")
-    p.add_argument("--reoptimize-every-s", type=float, default=900.0, metavar="S",
+    p.add_argument("--reoptimize-every-s", type=positive_float(MAX_DURATION_S), default=900.0, metavar="S",
                    help="adaptive: re-optimisation period (default %(default)s)")
     p.add_argument("--dynamic-routing", action="store_true",
                    help="route origin-destination trips and flows when they enter, on current travel times "
@@ -62,15 +78,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
     from simulation.runner import simulate, simulate_seeds
 
-    if args.seeds is not None and args.seeds < 1:
-        raise ScenarioError(f"--seeds must be >= 1 (got {args.seeds})")
-    if args.jobs < 1:
-        raise ScenarioError(f"--jobs must be >= 1 (got {args.jobs})")
-    if args.queue_interval_s < 0:
-        raise ScenarioError(f"--queue-interval-s must be >= 0 (got {args.queue_interval_s})")
-    interval = args.queue_interval_s or None
-    if args.duration_s is not None and args.duration_s <= 0:
-        raise ScenarioError(f"--duration-s must be > 0 (got {args.duration_s})")
+    interval = args.queue_interval_s or None  # the argument types bound every number (traffic.cli.common)
     scenario = scenario_with_plan(args)
     params = replace(DEFAULT_PARAMS, dynamic_routing=True) if args.dynamic_routing else DEFAULT_PARAMS
     seeds = list(range(1, args.seeds + 1)) if args.seeds else [args.seed]

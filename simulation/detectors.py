@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from traffic.counts import Health, IntervalCounts
+from traffic.pcu import scenario_pcu
 from traffic.signal_plan import SignalPlan
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class DetectorBank:
             yield env.timeout(self.interval_s)
             now = env.now
             emitted: dict[str, IntervalCounts] = {}
+            pcu = scenario_pcu(sim.scenario)
             for iid, inter in sim.scenario.intersections.items():
                 counts = {m: dict(by_class) for m, by_class in self._counts[iid].items()}
                 for m in inter.movements:
@@ -52,8 +54,7 @@ class DetectorBank:
                         queues[group.split("/", 1)[1]] += lane.queued(now)
                 emitted[iid] = IntervalCounts(source=f"sim:{iid}", intersection=iid, start_s=start,
                                               duration_s=now - start, counts=counts, queues_veh=dict(queues),
-                                              health=Health.OK, pcu={t.vehicle_class: t.pcu for t in
-                                                                     sim.scenario.demand.vehicle_types.values()})
+                                              health=Health.OK, pcu=pcu)
             self.history.extend(emitted.values())
             self._counts.clear()
             start = now

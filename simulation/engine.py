@@ -19,11 +19,19 @@ from simulation.signals import SignalTimer
 from simulation.stage_control import StageControl, StageControlSpec, StageTimer
 from traffic.control import Controller, SignalState
 from traffic.counts import IntervalCounts
-from traffic.errors import ModelError
+from traffic.errors import ModelError, PlanValidationError
 from traffic.network import JAM_SPACING_M
-from traffic.plan_validation import check_plan
+from traffic.plan_validation import (
+    DEFAULT_RULES,
+    ValidationRules,
+    check_plan,
+    conflict_issues,
+    phase_conflict_issues,
+    validate_plan,
+)
 from traffic.scenario import Scenario
 from traffic.signal_plan import SignalPlan
+from traffic.stages import stage_set_issues
 
 PlanDecider = Callable[[float, Mapping[str, IntervalCounts]], Mapping[str, SignalPlan] | None]
 """A bare controller hook: called at every detector interval with the counts of each intersection;
@@ -32,14 +40,59 @@ method (``traffic.control.Controller``) also receive the signals' state and may 
 sequences (transition cycles)."""
 
 
+def signals_to_run_issues(scenario: Scenario, stage_control: StageControlSpec | None = None,
+                          rules: ValidationRules | None = DEFAULT_RULES) -> list[str]:
+    """Every safety issue of what a run would show: each signal's active plan (except the signals a
+    stage controller runs without plans) and every stage set of ``stage_control``. Empty means safe.
+
+    ``rules=None`` checks only the conflict monitor (``traffic.compatibility``: no conflicting movements
+    green together), for experiments with deliberately incomplete plans, e.g. a movement never served.
+    """
+    staged = stage_control.stage_sets if stage_control is not None else {}
+    plan_free = set(staged) if stage_control is not None and not stage_control.follows_plans else set()
+    issues: list[str] = []
+    for iid, inter in scenario.intersections.items():
+        if iid not in plan_free:
+            plan = scenario.active_plan(iid)
+            issues += conflict_issues(plan, inter) if rules is None else validate_plan(plan, inter, rules)
+    for iid, stages in staged.items():
+        inter = scenario.intersections.get(iid)
+        if inter is not None and stages.intersection != inter:
+            issues.append(f"{iid!r}: the stage set is for another intersection than the scenario's")
+        elif rules is None:
+            issues += [i for k, st in enumerate(stages.stages)
+                       for i in phase_conflict_issues(stages.as_phase(k), stages.intersection,
+                                                      f"{iid!r}: stage {k} ({st.name})")]
+        else:
+            issues += stage_set_issues(stages, rules)
+    return issues
+
+
+def check_signals_to_run(scenario: Scenario, stage_control: StageControlSpec | None = None,
+                         rules: ValidationRules | None = DEFAULT_RULES) -> None:
+    """Raise ``PlanValidationError`` with every issue of ``signals_to_run_issues``: nothing runs an unsafe plan."""
+    issues = signals_to_run_issues(scenario, stage_control, rules)
+    if issues:
+        raise PlanValidationError(issues)
+
+
 class Simulation:
-    """One seeded run of a scenario. Build it, then call ``run()`` once."""
+    """One seeded run of a scenario. Build it, then call ``run()`` once.
+
+    Every plan it runs is validated first (``rules``): the scenario's active plans and the stage sets
+    of ``stage_control`` when it is built (``PlanValidationError``: nothing runs), and every plan a
+    controller asks for (``request_plan``). ``rules=None`` (lane-model experiments with deliberately
+    incomplete plans) still refuses conflicting movements green together; no command or API path uses it.
+    """
 
     def __init__(self, scenario: Scenario, seed: int = 1, params: SimParams = DEFAULT_PARAMS, *,
                  duration_s: float | None = None, detector_interval_s: float | None = None,
                  controller: PlanDecider | Controller | None = None, record_departures: bool = False,
                  progress: Callable[[float], None] | None = None,
-                 stage_control: StageControlSpec | None = None) -> None:
+                 stage_control: StageControlSpec | None = None,
+                 rules: ValidationRules | None = DEFAULT_RULES) -> None:
+        check_signals_to_run(scenario, stage_control, rules)
+        self.rules = rules
         self.scenario = scenario
         self.departures: list[tuple[float, str, int]] | None = [] if record_departures else None
         self.seed = seed
@@ -494,7 +547,12 @@ class Simulation:
         if not sequence:
             raise ModelError(f"empty plan sequence for {intersection!r}")
         for p in sequence:
-            check_plan(p, inter)
+            if self.rules is None:
+                issues = conflict_issues(p, inter)
+                if issues:
+                    raise PlanValidationError(issues)
+            else:
+                check_plan(p, inter, self.rules)
         if isinstance(self.timers[intersection], StageTimer) and not self._follows_plans:
             raise ModelError(f"{intersection!r} is under stage control: it runs no plan")
         switch_at = self.plan_clocks[intersection].request(sequence, self.env.now)

@@ -57,14 +57,14 @@ class StageTimer:
         self._green = green
         self._permissive = stage.permissive
         if head.settled:
-            self.locked_until_s = max(self.locked_until_s, head.green_start_s + head.stages.min_green_s)
+            self.locked_until_s = max(self.locked_until_s, head.green_start_s + head.stages.min_green_of(head.stage))
         else:
             self.locked_until_s = head.interval_end_s
 
     def lock_until(self, t_s: float) -> None:
         """No switch can start before ``t_s`` (the next control step)."""
         if self.head.settled:
-            self.locked_until_s = max(t_s, self.head.green_start_s + self.head.stages.min_green_s)
+            self.locked_until_s = max(t_s, self.head.green_start_s + self.head.stages.min_green_of(self.head.stage))
 
     def next_go(self, movement: str, t_s: float) -> tuple[float, float, bool, bool]:
         """``(t_go, go_end, permissive, waited)`` as ``SignalTimer.next_go``, from what is certain now."""
@@ -81,7 +81,7 @@ class StageTimer:
             at = head.interval_end_s
             if head.interval is Interval.YELLOW:
                 at += head.stages.clearance(head.stage, head.target).all_red_s
-            return max(at, t_s), max(at, t_s) + head.stages.min_green_s, \
+            return max(at, t_s), max(at, t_s) + head.stages.min_green_of(head.target), \
                 movement in head.stages.stages[head.target].permissive, True
         return math.inf, math.inf, False, True
 

@@ -8,6 +8,16 @@ import statistics
 import sys
 from pathlib import Path
 
+from traffic.cli.common import (
+    MAX_SEEDS,
+    jobs_arg,
+    max_jobs,
+    output_file,
+    positive_float,
+    require_extra,
+    seed_arg,
+    seeds_arg,
+)
 from traffic.errors import ScenarioError
 
 
@@ -25,16 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--controller", choices=STAGE_CONTROLLERS, default="adaptive",
                    help="fixed: the net's own programs, untouched; max-pressure: Varaiya's max pressure; "
                         "adaptive: Greenwave's adaptive stage control (default)")
-    p.add_argument("--seeds", type=int, default=None, metavar="N", help="run SUMO seeds 1..N")
-    p.add_argument("--seed", type=int, default=1, metavar="S", help="the seed of a single run (default 1)")
-    p.add_argument("--jobs", type=int, default=1, metavar="J", help="run seeds in J processes (default 1)")
-    p.add_argument("--control-step-s", type=float, default=5.0, metavar="S",
+    p.add_argument("--seeds", type=seeds_arg, default=None, metavar="N", help=f"run SUMO seeds 1..N (N <= {MAX_SEEDS})")
+    p.add_argument("--seed", type=seed_arg, default=1, metavar="S", help="the seed of a single run (default 1)")
+    p.add_argument("--jobs", type=jobs_arg, default=1, metavar="J",
+                   help=f"run seeds in J processes (default 1, at most {max_jobs()})")
+    p.add_argument("--control-step-s", type=positive_float(3600.0), default=5.0, metavar="S",
                    help="seconds between decisions (default %(default)s)")
-    p.add_argument("--detector-range-m", type=float, default=100.0, metavar="M",
+    p.add_argument("--detector-range-m", type=positive_float(10_000.0), default=100.0, metavar="M",
                    help="detected stretch upstream of each stop line (default %(default)s)")
     p.add_argument("--sumo-home", default=None, metavar="DIR",
                    help="another SUMO installation's SUMO_HOME whose libsumo to use (e.g. SUMO 1.9.1)")
-    p.add_argument("--tripinfo", default=None, metavar="FILE.xml", help="keep SUMO's tripinfo (single seed)")
+    p.add_argument("--tripinfo", type=output_file(), default=None, metavar="FILE.xml",
+                   help="keep SUMO's tripinfo (single seed)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
 
@@ -47,16 +59,12 @@ def _run(args: argparse.Namespace) -> int:
     config = Path(args.config)
     if not config.is_file():
         raise ScenarioError(f"SUMO config {str(config)!r} not found")
-    if args.seeds is not None and args.seeds < 1:
-        raise ScenarioError(f"--seeds must be >= 1 (got {args.seeds})")
-    if args.jobs < 1:
-        raise ScenarioError(f"--jobs must be >= 1 (got {args.jobs})")
-    if args.control_step_s <= 0 or args.detector_range_m <= 0:
-        raise ScenarioError("--control-step-s and --detector-range-m must be > 0")
     if args.tripinfo and args.seeds and args.seeds > 1:
         raise ScenarioError("--tripinfo keeps one run's file: use it with --seed, not --seeds")
     if args.sumo_home and not (Path(args.sumo_home) / "tools").is_dir():
         raise ScenarioError(f"--sumo-home {args.sumo_home!r} has no tools/ folder (the 'sumo' folder of eclipse-sumo)")
+    if not args.sumo_home:
+        require_extra("sumo-control", "sumo", "libsumo")
     seeds = list(range(1, args.seeds + 1)) if args.seeds else [args.seed]
     kwargs: dict = {}
     if args.controller != "fixed":

@@ -27,9 +27,10 @@ from xml.sax.saxutils import quoteattr
 
 from simulation.detector_layout import DetectorLayout, LaneDetector, advance_layout, detector_layout, observations
 from traffic.control import StageController, StageObservation
-from traffic.errors import ModelError
+from traffic.errors import ModelError, PlanValidationError
+from traffic.plan_validation import DEFAULT_RULES, ValidationRules, validate_plan
 from traffic.scenario import Scenario
-from traffic.stages import StageSet, StageSignal
+from traffic.stages import StageSet, StageSignal, stage_set_issues
 from traffic.sumo.importer import import_sumocfg
 
 
@@ -109,11 +110,15 @@ def run_sumo(config: Path, scenario: Scenario, seed: int,
     Returns RESCO's metric and, under control, decision times (ms per control step for all
     signals), switch counts and the number of control steps. ``tripinfo_out`` keeps SUMO's tripinfo file;
     ``trace`` receives every signal state set, as ``(time_s, signal, state)``.
+
+    Nothing starts unless every program SUMO will run is safe: the scenario's active plans (the net's
+    own programs) of the signals not under control, and every stage set (``PlanValidationError``).
     """
-    ls = import_libsumo(sumo_home)
     controlled = controller_factory is not None
     if controlled and not stage_sets:
         raise ModelError("a stage controller needs the stage sets of the signals it controls")
+    check_sumo_signals(scenario, stage_sets if controlled else None)
+    ls = import_libsumo(sumo_home)
     with tempfile.TemporaryDirectory(prefix="gw_sumo_") as d:
         tripinfo = Path(d) / "tripinfo.xml"
         args = ["sumo", "-c", str(config), "--seed", str(seed), "--time-to-teleport", "-1",
@@ -136,6 +141,21 @@ def run_sumo(config: Path, scenario: Scenario, seed: int,
     out.update(stats)
     out["seed"] = seed
     return out
+
+
+def check_sumo_signals(scenario: Scenario, stage_sets: Mapping[str, StageSet] | None = None,
+                       rules: ValidationRules = DEFAULT_RULES) -> None:
+    """Raise ``PlanValidationError`` with every issue of the programs a SUMO run would show: the active
+    plan of each signal not in ``stage_sets`` and every stage set."""
+    sets = dict(stage_sets or {})
+    issues: list[str] = []
+    for iid, inter in scenario.intersections.items():
+        if iid not in sets:
+            issues += validate_plan(scenario.active_plan(iid), inter, rules)
+    for stages in sets.values():
+        issues += stage_set_issues(stages, rules)
+    if issues:
+        raise PlanValidationError(issues)
 
 
 def _run_fixed(ls, end_s: float) -> dict:

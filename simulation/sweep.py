@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from itertools import product
 from typing import Any
 
+from simulation.engine import check_signals_to_run
 from simulation.params import DEFAULT_PARAMS, SimParams
 from simulation.runner import simulate
 from traffic.errors import ScenarioError
@@ -114,6 +115,8 @@ def run_sweep(client: Any, variants: Sequence[PlanVariant], demand_scales: Seque
     labels = [v.label for v in variants]
     if len(set(labels)) != len(labels):
         raise ScenarioError(f"plan labels must be unique: {labels}")
+    for v in variants:  # every run validates its plans; refuse here, before any task is submitted
+        check_signals_to_run(v.scenario)
     token = uuid.uuid4().hex[:10]
     held = {v.label: client.submit(_hold, v.scenario, key=f"gw-sweep-{token}-scenario-p{i}", pure=False)
             for i, v in enumerate(variants)}

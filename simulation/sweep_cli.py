@@ -11,10 +11,20 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from traffic.cli.common import add_scenario_arg, scenario_with_plan
+from traffic.cli.common import (
+    MAX_DURATION_S,
+    MAX_SEEDS,
+    add_scenario_arg,
+    duration_arg,
+    int_in,
+    jobs_arg,
+    max_jobs,
+    output_file,
+    scenario_with_plan,
+    seeds_arg,
+)
 from traffic.errors import ScenarioError, TrafficError
 
 # metrics shown first in the text table (the rest follow in the order the simulator reports them)
@@ -32,20 +42,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plans", nargs="+", metavar="PLAN", default=None,
                    help="PLAN.json files or names of programs stored in the scenario (as 'greenwave simulate "
                         "--plan'); default: the scenario's active plans")
-    p.add_argument("--seeds", type=int, default=5, metavar="N", help="seeds 1..N per plan and level (default 5)")
+    p.add_argument("--seeds", type=seeds_arg, default=5, metavar="N",
+                   help=f"seeds 1..N per plan and level (default 5, at most {MAX_SEEDS})")
     p.add_argument("--demand-scale", default="1.0", metavar="LIST",
                    help="comma-separated factors applied to every flow, e.g. 0.6,0.8,1.0,1.2 (default 1.0)")
-    p.add_argument("--duration-s", type=float, default=None, metavar="T",
-                   help="simulated time; default: until every vehicle of the demand has arrived")
+    p.add_argument("--duration-s", type=duration_arg, default=None, metavar="T",
+                   help=f"simulated time (at most {MAX_DURATION_S:g} s, seven days); default: until every "
+                        "vehicle of the demand has arrived")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
-    where.add_argument("--workers", type=int, default=None, metavar="K",
-                       help="start a local cluster of K worker processes (default: one per CPU core)")
-    p.add_argument("--retries", type=int, default=2, metavar="R",
+    where.add_argument("--workers", type=jobs_arg, default=None, metavar="K",
+                       help=f"start a local cluster of K worker processes (default: one per CPU core; at most "
+                            f"{max_jobs()})")
+    p.add_argument("--retries", type=int_in(0, 100), default=2, metavar="R",
                    help="re-run a task that raised up to R times (default %(default)s); tasks on a lost worker "
                         "are re-run by the scheduler")
-    p.add_argument("--plot", metavar="FILE.png", default=None, help="plot mean time loss against demand per plan")
+    p.add_argument("--plot", metavar="FILE.png", type=output_file((".png",)), default=None,
+                   help="plot mean time loss against demand per plan")
     p.add_argument("--json", action="store_true", help="print one JSON object (summary and every run)")
     p.set_defaults(func=_sweep)
 
@@ -99,20 +113,6 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    if args.seeds < 1:
-        raise ScenarioError(f"--seeds must be >= 1 (got {args.seeds})")
-    if args.workers is not None and args.workers < 1:
-        raise ScenarioError(f"--workers must be >= 1 (got {args.workers})")
-    if args.retries < 0:
-        raise ScenarioError(f"--retries must be >= 0 (got {args.retries})")
-    if args.duration_s is not None and not (math.isfinite(args.duration_s) and args.duration_s > 0):
-        raise ScenarioError(f"--duration-s must be > 0 (got {args.duration_s})")
-    if args.plot:
-        path = Path(args.plot)
-        if path.suffix.lower() != ".png":
-            raise ScenarioError(f"--plot {args.plot!r}: expected a .png file name")
-        if not path.resolve().parent.is_dir():
-            raise ScenarioError(f"--plot {args.plot!r}: folder {str(path.parent)!r} does not exist")
     if len(set(args.plans or [])) != len(args.plans or []):
         raise ScenarioError(f"--plans: a plan is given twice ({' '.join(args.plans)})")
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from traffic.errors import ModelError
 from traffic.frozen import FrozenMap
-from traffic.vehicles import DEFAULT_PCU
+from traffic.pcu import pcu_of, pcu_table
 
 
 class Health(StrEnum):
@@ -32,7 +32,7 @@ class IntervalCounts:
         counts: ``key -> vehicle class -> vehicles``; a key is a movement id, an approach
             (link) id, or a count-line name, as the source was configured.
         queues_veh: optional queue length per key at the end of the interval.
-        pcu: passenger-car units per class used by ``flow_pcu_h``.
+        pcu: passenger-car units per class used by ``flow_pcu_h`` (``traffic.pcu``; a class it lacks is a car).
     """
 
     source: str
@@ -42,7 +42,7 @@ class IntervalCounts:
     intersection: str | None = None
     queues_veh: Mapping[str, float] = field(default_factory=dict)
     health: Health = Health.OK
-    pcu: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PCU))
+    pcu: Mapping[str, float] = field(default_factory=pcu_table)
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.duration_s) or self.duration_s <= 0:
@@ -66,7 +66,7 @@ class IntervalCounts:
         return sum(self.counts.get(key, {}).values())
 
     def pcus(self, key: str) -> float:
-        return sum(n * self.pcu.get(cls, 1.0) for cls, n in self.counts.get(key, {}).items())
+        return pcu_of(self.counts.get(key, {}), self.pcu)
 
     def flow_veh_h(self, key: str) -> float:
         return self.vehicles(key) * 3600.0 / self.duration_s

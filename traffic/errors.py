@@ -29,3 +29,7 @@ class PlanValidationError(TrafficError):
     def __init__(self, issues: list[str]) -> None:
         self.issues = list(issues)
         super().__init__("; ".join(self.issues) if self.issues else "invalid plan")
+
+    def __reduce__(self) -> tuple[type[PlanValidationError], tuple[list[str]]]:
+        """Pickled with its issues (a run in a worker process raises it back to the caller intact)."""
+        return (type(self), (self.issues,))

@@ -6,6 +6,7 @@ traffic-light cluster may span several nodes, so it lists them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -97,6 +98,28 @@ class LaneGroup:
         return len(self.lanes)
 
 
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """A pedestrian crossing over one leg of an intersection (see ``traffic.pedestrians``).
+
+    ``links`` are the leg's links it crosses (the incoming and the outgoing carriageway);
+    ``length_m`` is the distance walked kerb to kerb.
+    """
+
+    id: str
+    links: tuple[str, ...]
+    length_m: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "links", tuple(self.links))
+        if not self.id:
+            raise ModelError("crossing id must not be empty")
+        if not self.links:
+            raise ModelError(f"crossing {self.id!r}: crosses no link")
+        if not math.isfinite(self.length_m) or self.length_m <= 0:
+            raise ModelError(f"crossing {self.id!r}: length_m (={self.length_m}) must be a finite number > 0")
+
+
 @dataclass(frozen=True)
 class Intersection:
     """A signalised intersection.
@@ -106,6 +129,14 @@ class Intersection:
         yields: ordered pairs ``(a, b)``: when both are green, ``a`` gives way to ``b``.
         signal_links: SUMO ``linkIndex`` order: the movement id controlled by each index of a
             state string (``None`` for an index that controls nothing).
+        crossings: the pedestrian crossings every plan must serve (``traffic.pedestrians``);
+            scenarios derive one per leg from the geometry unless they declare their own.
+        opposing_approaches: unordered pairs of approaches (incoming link ids) that face each other,
+            from the geometry (``traffic.compatibility.opposing_approaches``); the others are side
+            approaches. Empty means none is known to face another.
+        yield_controlled: movements the agency declares yield-controlled (a slip lane with a give-way
+            sign): they may be green permissively against any conflicting movement they have a rule
+            to yield to (``traffic.compatibility``).
     """
 
     id: str
@@ -115,6 +146,9 @@ class Intersection:
     conflicts: frozenset[frozenset[str]] = frozenset()
     yields: frozenset[tuple[str, str]] = frozenset()
     signal_links: tuple[str | None, ...] = ()
+    crossings: tuple[Crossing, ...] = ()
+    opposing_approaches: frozenset[frozenset[str]] = frozenset()
+    yield_controlled: frozenset[str] = frozenset()
     _approaches: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -137,6 +171,23 @@ class Intersection:
                 raise ModelError(f"intersection {self.id!r}: lane group {group.id!r} names unknown {sorted(unknown)}")
         approaches = dict.fromkeys(m.from_link for m in self.movements.values())
         object.__setattr__(self, "_approaches", tuple(approaches))
+        object.__setattr__(self, "opposing_approaches", frozenset(frozenset(p) for p in self.opposing_approaches))
+        for pair in self.opposing_approaches:
+            if len(pair) != 2 or not pair <= approaches.keys():
+                raise ModelError(f"intersection {self.id!r}: opposing approaches {sorted(pair)} are not two of its "
+                                 "approaches")
+        object.__setattr__(self, "yield_controlled", frozenset(self.yield_controlled))
+        unknown_yc = sorted(self.yield_controlled - known)
+        if unknown_yc:
+            raise ModelError(f"intersection {self.id!r}: yield_controlled names unknown movements {unknown_yc}")
+        object.__setattr__(self, "crossings", tuple(self.crossings))
+        legs = set(approaches) | {m.to_link for m in self.movements.values()}
+        for c in self.crossings:
+            if not set(c.links) & legs:
+                raise ModelError(f"intersection {self.id!r}: crossing {c.id!r} crosses none of its links")
+        ids = [c.id for c in self.crossings]
+        if len(set(ids)) != len(ids):
+            raise ModelError(f"intersection {self.id!r}: crossing ids {sorted(ids)} are not unique")
 
     @property
     def approaches(self) -> tuple[str, ...]:

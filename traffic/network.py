@@ -8,6 +8,7 @@ its stop line; the distance driven inside a junction belongs to the movement
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -21,6 +22,9 @@ from traffic.intersection import Movement
 
 JAM_SPACING_M = 7.5
 """Road length one stopped vehicle occupies (5 m car + 2.5 m gap), as in SUMO's defaults."""
+
+DEFAULT_LANE_WIDTH_M = 3.2
+"""Lane width when a network does not say (SUMO's default ``width`` of a ``<lane>``)."""
 
 
 class NodeKind(StrEnum):
@@ -48,12 +52,17 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class Lane:
-    """One lane of a link; ``movements`` are the ids of the movements it serves at the stop line."""
+    """One lane of a link; ``movements`` are the ids of the movements it serves at the stop line.
+
+    ``width_m`` (SUMO's lane ``width``, default 3.2 m) gives the length of pedestrian crossings over
+    the link (``traffic.pedestrians``).
+    """
 
     index: int
     length_m: float
     speed_m_s: float
     movements: tuple[str, ...] = ()
+    width_m: float = DEFAULT_LANE_WIDTH_M
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "movements", tuple(self.movements))
@@ -63,6 +72,8 @@ class Lane:
             raise ModelError(f"lane {self.index}: length_m (={self.length_m}) must be > 0")
         if self.speed_m_s <= 0:
             raise ModelError(f"lane {self.index}: speed_m_s (={self.speed_m_s}) must be > 0")
+        if not math.isfinite(self.width_m) or self.width_m <= 0:
+            raise ModelError(f"lane {self.index}: width_m (={self.width_m}) must be a finite number > 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +115,11 @@ class Link:
     def storage_capacity_veh(self, jam_spacing_m: float = JAM_SPACING_M) -> int:
         """Vehicles the link holds at jam density, summed over its lanes."""
         return sum(max(1, int(lane.length_m // jam_spacing_m)) for lane in self.lanes)
+
+    @property
+    def width_m(self) -> float:
+        """Carriageway width: the sum of its lanes' widths."""
+        return sum(lane.width_m for lane in self.lanes)
 
     def lanes_serving(self, movement_id: str) -> tuple[int, ...]:
         return tuple(lane.index for lane in self.lanes if movement_id in lane.movements)

@@ -2,6 +2,7 @@
 
 Nothing may run a plan (simulator, SUMO export, API activation, adaptive controller) before
 ``check_plan`` accepts it. Every message names the plan, the phase and the movement at fault.
+Which conflicting movements may be green together is ``traffic.compatibility``'s rule.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import combinations
 
+from traffic.compatibility import green_together
 from traffic.errors import ModelError, PlanValidationError
 from traffic.intersection import Intersection
+from traffic.pedestrians import HCM_PEDESTRIANS, PedestrianRules, pedestrian_issues, phase_pedestrian_issues
 from traffic.signal_plan import Phase, SignalPlan
 
 
@@ -19,7 +22,8 @@ class ValidationRules:
     """Safety limits; the defaults follow common practice (ITE/HCM) and SUMO's reference plans.
 
     ``min_all_red_s`` defaults to 0 because many field programs (and SUMO's generated ones) run
-    no all-red; agencies that require one set it (e.g. 1 or 2 s).
+    no all-red; agencies that require one set it (e.g. 1 or 2 s). ``pedestrians``: every crossing's
+    walk + clearance (``traffic.pedestrians``; HCM defaults, ``None`` switches the check off).
     """
 
     min_green_s: float = 5.0
@@ -27,6 +31,7 @@ class ValidationRules:
     min_all_red_s: float = 0.0
     max_cycle_s: float = 300.0
     cycle_tolerance_s: float = 1e-6
+    pedestrians: PedestrianRules | None = HCM_PEDESTRIANS
 
     def __post_init__(self) -> None:
         for attr in ("min_green_s", "min_yellow_s", "min_all_red_s", "cycle_tolerance_s"):
@@ -57,6 +62,7 @@ def validate_plan(plan: SignalPlan, intersection: Intersection,
         issues += _conflict_issues(phase, intersection, f"{where}: {phase_label(plan, i)}")
     never = [m for m in intersection.movements if m not in plan.served_movements()]
     issues += [f"{where}: movement {m!r} never gets green" for m in never]
+    issues += pedestrian_issues(plan, intersection, rules.pedestrians, where)
     return issues
 
 
@@ -80,7 +86,27 @@ def validate_phase_pair(phase: Phase, following: Phase, intersection: Intersecti
     if issues:
         return issues
     return (_interval_issues(phase, following, intersection, rules, where)
-            + _conflict_issues(phase, intersection, where) + _conflict_issues(following, intersection, where))
+            + _conflict_issues(phase, intersection, where) + _conflict_issues(following, intersection, where)
+            + phase_pedestrian_issues(phase, intersection, rules.pedestrians, where))
+
+
+def conflict_issues(plan: SignalPlan, intersection: Intersection) -> list[str]:
+    """Only the conflict monitor: every phase's movements that may not be green together
+    (``traffic.compatibility``), and unknown movements. ``validate_plan`` checks this and more."""
+    where = f"plan {plan.name!r} of {intersection.id!r}"
+    if plan.intersection != intersection.id:
+        return [f"{where}: plan is for intersection {plan.intersection!r}"]
+    issues = _unknown_movements(plan, intersection, where)
+    if issues:
+        return issues
+    for i, phase in enumerate(plan.phases):
+        issues += phase_conflict_issues(phase, intersection, f"{where}: {phase_label(plan, i)}")
+    return issues
+
+
+def phase_conflict_issues(phase: Phase, intersection: Intersection, where: str) -> list[str]:
+    """The pairs of ``phase``'s green movements the compatibility rule refuses (``where`` prefixes each)."""
+    return _unknown_movements_of(phase, intersection, where) or _conflict_issues(phase, intersection, where)
 
 
 def _unknown_movements_of(phase: Phase, intersection: Intersection, where: str) -> list[str]:
@@ -138,20 +164,16 @@ def _interval_issues(phase: Phase, following: Phase, intersection: Intersection,
 
 
 def _conflict_issues(phase: Phase, intersection: Intersection, where: str) -> list[str]:
+    """Pairs of movements green together that the compatibility rule (``traffic.compatibility``) refuses."""
     issues = []
-    has_yield_rules = bool(intersection.yields)
     for a, b in combinations(sorted(phase.green_movements), 2):
-        if not intersection.in_conflict(a, b):
+        verdict = green_together(intersection, a, b, a_permissive=a in phase.permissive,
+                                 b_permissive=b in phase.permissive)
+        if verdict.allowed:
             continue
         if a in phase.protected and b in phase.protected:
             issues.append(f"{where}: conflicting movements {a!r} and {b!r} are both protected green")
-            continue
-        if has_yield_rules and not _one_yields(a, b, phase, intersection):
-            issues.append(f"{where}: conflicting movements {a!r} and {b!r} are green together but "
-                          "the permissive one has no rule to yield")
+        else:
+            issues.append(f"{where}: conflicting movements {a!r} and {b!r} may not be green together: "
+                          f"{verdict.reason}")
     return issues
-
-
-def _one_yields(a: str, b: str, phase: Phase, intersection: Intersection) -> bool:
-    return ((a in phase.permissive and (a, b) in intersection.yields)
-            or (b in phase.permissive and (b, a) in intersection.yields))

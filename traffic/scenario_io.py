@@ -10,10 +10,12 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from traffic import schema as S
+from traffic.compatibility import opposing_approaches
 from traffic.demand import Arrivals, Demand, Flow, FlowSlice, Route, Trip
 from traffic.errors import ModelError, ScenarioError
-from traffic.intersection import Intersection, LaneGroup, Movement, build_lane_groups
+from traffic.intersection import Crossing, Intersection, LaneGroup, Movement, build_lane_groups
 from traffic.network import Lane, Link, Network, Node, NodeKind
+from traffic.pedestrians import crossings_from_geometry
 from traffic.scenario import Scenario
 from traffic.signal_plan import Phase, SignalPlan
 from traffic.vehicles import VehicleType
@@ -111,10 +113,10 @@ def save_plan_file(plans: Mapping[str, SignalPlan], path: str | Path) -> None:
 
 
 def _write(model: BaseModel, path: Path) -> None:
+    from traffic.atomic_write import write_text_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(model.model_dump_json(indent=1, exclude_defaults=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, model.model_dump_json(indent=1, exclude_defaults=False) + "\n")
 
 
 # --- model -> domain -------------------------------------------------------------------------
@@ -132,7 +134,8 @@ def plan_from_model(pm: S.PlanModel, intersection: str) -> SignalPlan:
 def network_from_model(nm: S.NetworkModel) -> Network:
     nodes = [Node(n.id, NodeKind(n.kind), n.x_m, n.y_m) for n in nm.nodes]
     links = [Link(id=lk.id, from_node=lk.from_node, to_node=lk.to_node, name=lk.name,
-                  lanes=tuple(Lane(ln.index, ln.length_m, ln.speed_m_s, tuple(ln.movements)) for ln in lk.lanes))
+                  lanes=tuple(Lane(ln.index, ln.length_m, ln.speed_m_s, tuple(ln.movements), ln.width_m)
+                              for ln in lk.lanes))
              for lk in nm.links]
     movements = [Movement(id=m.id, node=m.node, from_link=m.from_link, to_link=m.to_link, turn=m.turn,
                           from_lanes=tuple(m.from_lanes), to_lanes=tuple(m.to_lanes),
@@ -146,8 +149,17 @@ def make_intersection(network: Network, iid: str, nodes: tuple[str, ...], *,
                       conflicts: frozenset[frozenset[str]] = frozenset(),
                       yields: frozenset[tuple[str, str]] = frozenset(),
                       signal_links: tuple[str | None, ...] = (),
-                      saturation_flow_veh_h: Mapping[str, float] | None = None) -> Intersection:
-    """An intersection over ``nodes`` with the network's movements there and lane groups from lane use."""
+                      saturation_flow_veh_h: Mapping[str, float] | None = None,
+                      yield_controlled: frozenset[str] = frozenset(),
+                      approach_headings_deg: Mapping[str, float] | None = None,
+                      crossings: tuple[Crossing, ...] | None = None) -> Intersection:
+    """An intersection over ``nodes`` with the network's movements there and lane groups from lane use.
+
+    ``crossings`` default: one pedestrian crossing per leg from the geometry (``traffic.pedestrians``).
+
+    Opposing approaches come from the geometry (``traffic.compatibility.opposing_approaches``);
+    ``approach_headings_deg`` overrides the node-to-node heading of an approach (e.g. a SUMO lane shape).
+    """
     movements = network.movements_at(nodes)
     lane_use: dict[tuple[str, int], list[str]] = {}
     for m in movements:
@@ -161,7 +173,11 @@ def make_intersection(network: Network, iid: str, nodes: tuple[str, ...], *,
         raise ModelError(f"intersection {iid!r}: saturation_flow_veh_h names unknown lane groups {sorted(unknown)}")
     groups = tuple(LaneGroup(g.id, g.approach, g.lanes, g.movements, overrides.get(g.id)) for g in groups)
     return Intersection(id=iid, nodes=nodes, movements={m.id: m for m in movements}, lane_groups=groups,
-                        conflicts=conflicts, yields=yields, signal_links=signal_links)
+                        conflicts=conflicts, yields=yields, signal_links=signal_links,
+                        opposing_approaches=opposing_approaches(network, movements, approach_headings_deg),
+                        yield_controlled=frozenset(yield_controlled),
+                        crossings=crossings_from_geometry(network, nodes, movements)
+                        if crossings is None else crossings)
 
 
 def scenario_from_model(model: S.ScenarioModel) -> Scenario:
@@ -177,7 +193,10 @@ def scenario_from_model(model: S.ScenarioModel) -> Scenario:
             conflicts=frozenset(frozenset(p) for p in im.conflicts),
             yields=frozenset(tuple(p) for p in im.yields),
             signal_links=tuple(im.signal_links),
-            saturation_flow_veh_h=im.saturation_flow_veh_h)
+            saturation_flow_veh_h=im.saturation_flow_veh_h,
+            yield_controlled=frozenset(im.yield_controlled),
+            crossings=None if im.crossings is None else tuple(Crossing(c.id, tuple(c.links), c.length_m)
+                                                              for c in im.crossings))
         programs: dict[str, SignalPlan] = {}
         for pm in im.plans:
             if pm.intersection not in (None, im.id):
@@ -224,7 +243,7 @@ def scenario_to_model(sc: Scenario) -> S.ScenarioModel:
         nodes=[S.NodeModel(id=n.id, kind=n.kind.value, x_m=n.x_m, y_m=n.y_m) for n in net.nodes.values()],
         links=[S.LinkModel(id=lk.id, from_node=lk.from_node, to_node=lk.to_node, name=lk.name,
                            lanes=[S.LaneModel(index=ln.index, length_m=ln.length_m, speed_m_s=ln.speed_m_s,
-                                              movements=list(ln.movements)) for ln in lk.lanes])
+                                              movements=list(ln.movements), width_m=ln.width_m) for ln in lk.lanes])
                for lk in net.links.values()],
         movements=[S.MovementModel(id=m.id, node=m.node, from_link=m.from_link, to_link=m.to_link,
                                    turn=m.turn.value, from_lanes=list(m.from_lanes), to_lanes=list(m.to_lanes),
@@ -235,11 +254,12 @@ def scenario_to_model(sc: Scenario) -> S.ScenarioModel:
     intersections = [
         S.IntersectionModel(
             id=i.id, nodes=list(i.nodes), conflicts=sorted(tuple(sorted(p)) for p in i.conflicts),
-            yields=sorted(i.yields), signal_links=list(i.signal_links),
+            yields=sorted(i.yields), signal_links=list(i.signal_links), yield_controlled=sorted(i.yield_controlled),
             saturation_flow_veh_h={g.id: g.saturation_flow_veh_h for g in i.lane_groups
                                    if g.saturation_flow_veh_h is not None},
             active_plan=sc.active_plans[i.id],
-            plans=[plan_to_model(p, with_intersection=False) for p in sc.plans[i.id].values()])
+            plans=[plan_to_model(p, with_intersection=False) for p in sc.plans[i.id].values()],
+            crossings=_crossings_model(sc, i))
         for i in sc.intersections.values()]
     d = sc.demand
     demand = S.DemandModel(
@@ -254,6 +274,13 @@ def scenario_to_model(sc: Scenario) -> S.ScenarioModel:
     return S.ScenarioModel(name=sc.name, description=sc.description, begin_s=sc.begin_s, end_s=sc.end_s,
                            network=network, intersections=intersections, demand=demand,
                            route_groups={k: list(v) for k, v in sc.route_groups.items()})
+
+
+def _crossings_model(sc: Scenario, inter: Intersection) -> list[S.CrossingModel] | None:
+    """``None`` where the crossings are the geometry's own (the file stays short), else the list."""
+    if inter.crossings == crossings_from_geometry(sc.network, inter.nodes, inter.movements.values()):
+        return None
+    return [S.CrossingModel(id=c.id, links=list(c.links), length_m=c.length_m) for c in inter.crossings]
 
 
 def _fields(obj: object) -> dict[str, object]:

@@ -33,6 +33,7 @@ class LaneModel(_Strict):
     length_m: float = Field(gt=0)
     speed_m_s: float = Field(gt=0)
     movements: list[str] = []
+    width_m: float = Field(default=3.2, gt=0, allow_inf_nan=False)
 
 
 class LinkModel(_Strict):
@@ -83,6 +84,12 @@ class PlanModel(_Strict):
     phases: list[PhaseModel] = Field(min_length=1)
 
 
+class CrossingModel(_Strict):
+    id: str = Field(min_length=1)
+    links: list[str] = Field(min_length=1)
+    length_m: float = Field(gt=0, allow_inf_nan=False)
+
+
 class IntersectionModel(_Strict):
     id: str = Field(min_length=1)
     nodes: list[str] = Field(min_length=1)
@@ -90,14 +97,20 @@ class IntersectionModel(_Strict):
     yields: list[tuple[str, str]] = []
     signal_links: list[str | None] = []
     saturation_flow_veh_h: dict[str, float] = {}
+    yield_controlled: list[str] = []
+    """Movements the agency declares yield-controlled (e.g. a slip lane with a give-way sign): they may
+    be green permissively against conflicting movements from any approach (``traffic.compatibility``)."""
     active_plan: str
     plans: list[PlanModel] = Field(min_length=1)
+    crossings: list[CrossingModel] | None = None
+    """Pedestrian crossings; ``None``: one per leg from the geometry, ``[]``: no pedestrians."""
 
 
 class VehicleTypeModel(_Strict):
     id: str = Field(min_length=1)
     vehicle_class: Literal["car", "motorcycle", "bus", "truck", "bicycle"] = "car"
-    pcu: float = Field(default=1.0, gt=0)
+    pcu: float | None = Field(default=None, gt=0)
+    """Passenger-car units; omitted: the class's default (``traffic.vehicles.DEFAULT_PCU``)."""
     length_m: float = Field(default=5.0, gt=0)
     min_gap_m: float = Field(default=2.5, ge=0)
     max_speed_m_s: float = Field(default=55.56, gt=0)

@@ -8,7 +8,9 @@ that are not green in ``b``, then the program's all-red; movements green in both
 the program's own overlaps. Every stage and every move is validated before anything runs it.
 
 ``StageSignal`` is the signal head: it holds the stage, runs the clearance intervals, and never
-leaves a green before its minimum green, whatever the controller asks.
+leaves a green before its minimum green, whatever the controller asks. A stage in which a
+pedestrian crossing may walk has at least that crossing's walk + clearance as its minimum green
+(``traffic.pedestrians``): the controller cannot know the next stage, so each stage alone must hold it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 from traffic.errors import ModelError, PlanValidationError
 from traffic.intersection import Intersection
+from traffic.pedestrians import stage_min_green_s
 from traffic.plan_validation import DEFAULT_RULES, ValidationRules, validate_phase_pair
 from traffic.signal_plan import Interval, Phase, SignalPlan
 
@@ -43,6 +46,8 @@ class StageSet:
         yellow_s: yellow shown to movements whose green ends (the program's longest yellow).
         all_red_s: all-red after the yellow (the program's longest all-red).
         min_green_s: no stage ends before this much green.
+        stage_min_green_s: each stage's own minimum green (at least ``min_green_s``; more where a
+            crossing may walk during it); empty means ``min_green_s`` for every stage.
     """
 
     intersection: Intersection
@@ -50,17 +55,22 @@ class StageSet:
     yellow_s: float
     all_red_s: float
     min_green_s: float
+    stage_min_green_s: tuple[float, ...] = ()
+
+    def min_green_of(self, stage: int) -> float:
+        """The green stage ``stage`` must show before it may end."""
+        return self.stage_min_green_s[stage] if self.stage_min_green_s else self.min_green_s
 
     def clearance(self, a: int, b: int) -> Phase:
         """Stage ``a`` as a phase ending into stage ``b`` (its carry-over: movements green in both)."""
         sa, sb = self.stages[a], self.stages[b]
         ending = sa.green_movements - sb.green_movements
-        return Phase(sa.name, self.min_green_s, self.yellow_s if ending else 0.0, self.all_red_s if ending else 0.0,
+        return Phase(sa.name, self.min_green_of(a), self.yellow_s if ending else 0.0, self.all_red_s if ending else 0.0,
                      sa.protected, sa.permissive, sa.green_movements & sb.green_movements)
 
     def as_phase(self, b: int) -> Phase:
         s = self.stages[b]
-        return Phase(s.name, self.min_green_s, self.yellow_s, self.all_red_s, s.protected, s.permissive)
+        return Phase(s.name, self.min_green_of(b), self.yellow_s, self.all_red_s, s.protected, s.permissive)
 
     def state(self, a: int, interval: Interval, b: int | None = None) -> str:
         """SUMO state string (``linkIndex`` order) of stage ``a``'s green, or of its clearance into ``b``."""
@@ -87,18 +97,28 @@ def stage_set_from_plan(plan: SignalPlan, intersection: Intersection, rules: Val
     yellow = max([p.yellow_s for p in plan.phases] + [rules.min_yellow_s])
     all_red = max([p.all_red_s for p in plan.phases] + [rules.min_all_red_s])
     min_green = rules.min_green_s if min_green_s is None else min_green_s
-    out = StageSet(intersection, tuple(stages), yellow, all_red, min_green)
-    issues: list[str] = []
-    for a in range(len(stages)):
-        for b in range(len(stages)):
-            if a != b:
-                where = f"{intersection.id!r}: stage {a} ({stages[a].name}) to stage {b} ({stages[b].name})"
-                issues += validate_phase_pair(out.clearance(a, b), out.as_phase(b), intersection, rules, where)
-    served = frozenset().union(*(s.green_movements for s in stages))
-    issues += [f"{intersection.id!r}: movement {m!r} is in no stage" for m in intersection.movements if m not in served]
+    per_stage = tuple(max(min_green, stage_min_green_s(Phase(s.name, 0.0, 0.0, 0.0, s.protected, s.permissive),
+                                                       intersection, rules.pedestrians)) for s in stages)
+    out = StageSet(intersection, tuple(stages), yellow, all_red, min_green, per_stage)
+    issues = stage_set_issues(out, rules)
     if issues:
         raise PlanValidationError(issues)
     return out
+
+
+def stage_set_issues(stages: StageSet, rules: ValidationRules = DEFAULT_RULES) -> list[str]:
+    """Every unsafe stage or move of a stage set (each stage's greens, each clearance into every other
+    stage) and every movement no stage serves; an empty list means the set is safe to run."""
+    inter, ss = stages.intersection, stages.stages
+    issues: list[str] = []
+    for a in range(len(ss)):
+        for b in range(len(ss)):
+            if a != b:
+                where = f"{inter.id!r}: stage {a} ({ss[a].name}) to stage {b} ({ss[b].name})"
+                issues += validate_phase_pair(stages.clearance(a, b), stages.as_phase(b), inter, rules, where)
+    served = frozenset().union(*(s.green_movements for s in ss))
+    issues += [f"{inter.id!r}: movement {m!r} is in no stage" for m in inter.movements if m not in served]
+    return issues
 
 
 class StageSignal:
@@ -128,7 +148,7 @@ class StageSignal:
         return now_s - self.green_start_s if self.settled else 0.0
 
     def can_switch(self, now_s: float) -> bool:
-        return self.settled and self.green_s(now_s) >= self.stages.min_green_s - 1e-9
+        return self.settled and self.green_s(now_s) >= self.stages.min_green_of(self.stage) - 1e-9
 
     def request(self, stage: int, now_s: float) -> bool:
         if not 0 <= stage < len(self.stages.stages):

@@ -39,7 +39,7 @@ class VehicleType:
 
     id: str
     vehicle_class: str = "car"
-    pcu: float = 1.0
+    pcu: float = None  # type: ignore[assignment]  # None: the class's default PCU (DEFAULT_PCU)
     length_m: float = 5.0
     min_gap_m: float = 2.5
     max_speed_m_s: float = 55.56
@@ -54,6 +54,8 @@ class VehicleType:
         if self.vehicle_class not in VEHICLE_CLASSES:
             raise ModelError(f"vehicle type {self.id!r}: vehicle_class {self.vehicle_class!r} "
                              f"must be one of {', '.join(VEHICLE_CLASSES)}")
+        if self.pcu is None:
+            object.__setattr__(self, "pcu", DEFAULT_PCU[self.vehicle_class])
         what = f"vehicle type {self.id!r}"
         require(self, ("pcu", "length_m", "max_speed_m_s", "accel_m_s2", "decel_m_s2", "speed_factor"),
                 strict=True, what=what)

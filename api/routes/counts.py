@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from api.db import CountBatch, CountInterval, CountRow
 from api.deps import DB, CameraCaller, Ctx, Viewer
 from api.errors import ApiError
-from api.live import LatestInterval
+from api.live import latest_interval
 from api.schemas import BatchIn, BatchOut
 
 router = APIRouter(tags=["counts"])
@@ -36,6 +36,7 @@ def push_counts(body: BatchIn, ctx: Ctx, db: DB, cam: CameraCaller, response: Re
     if iid is None or iid not in ctx.scenario.intersections:
         raise ApiError(409, f"camera {body.camera!r} is not attached to an intersection of this scenario")
     _check_keys(ctx, iid, body)
+    _check_clock(ctx, body)
     if db.scalar(select(CountBatch.id).where(CountBatch.camera == body.camera, CountBatch.batch_id == body.batch_id)):
         return _duplicate(ctx, body, response)
     starts = [iv.start_s for iv in body.intervals]
@@ -61,10 +62,8 @@ def push_counts(body: BatchIn, ctx: Ctx, db: DB, cam: CameraCaller, response: Re
         db.rollback()
         return _duplicate(ctx, body, response)
     for row_id, iv in stored:
-        vehicles = {k: sum(v.values()) for k, v in iv.counts.items()}
-        ctx.live.set_latest(iid, LatestInterval(row_id, body.camera, iv.start_s, iv.duration_s, iv.health,
-                                                {k: n * 3600.0 / iv.duration_s for k, n in vehicles.items()},
-                                                vehicles, dict(iv.queues_veh)))
+        ctx.live.set_latest(iid, latest_interval(row_id, body.camera, iv.start_s, iv.duration_s, iv.health,
+                                                 iv.counts, iv.queues_veh, ctx.live.pcu))
     ctx.metrics.inc("count_intervals_stored_total", len(stored))
     if stored:
         last = max(stored, key=lambda s: s[1].start_s)[1]
@@ -80,6 +79,23 @@ def _duplicate(ctx: Ctx, body: BatchIn, response: Response) -> dict[str, Any]:
     response.status_code = status.HTTP_200_OK
     return {"status": "duplicate", "batch_id": body.batch_id, "stored_intervals": 0,
             "skipped_intervals": len(body.intervals)}
+
+
+def _check_clock(ctx: Ctx, body: BatchIn) -> None:
+    """Refuse intervals from a camera whose clock is off: ending in the future beyond ``max_clock_skew_s``
+    (it would stay the camera's "latest" interval and hide every later one) or older than
+    ``max_interval_age_s``."""
+    now = ctx.now()
+    skew, age = ctx.settings.max_clock_skew_s, ctx.settings.max_interval_age_s
+    for i, iv in enumerate(body.intervals):
+        ahead = iv.start_s + iv.duration_s - now
+        if ahead > skew:
+            raise ApiError(422, f"intervals[{i}].start_s: the interval ends {ahead:.0f} s after the server's clock "
+                                f"(now {now:.0f} s since the epoch; at most {skew:g} s ahead is accepted): "
+                                "check the camera's clock")
+        if now - iv.start_s > age:
+            raise ApiError(422, f"intervals[{i}].start_s: the interval starts {now - iv.start_s:.0f} s before the "
+                                f"server's clock (at most {age:g} s back is accepted): check the camera's clock")
 
 
 def _check_keys(ctx: Ctx, iid: str, body: BatchIn) -> None:
@@ -102,7 +118,8 @@ def _check_keys(ctx: Ctx, iid: str, body: BatchIn) -> None:
 
 
 @router.get("/intersections/{iid}/counts")
-def list_counts(iid: str, ctx: Ctx, db: DB, _: Viewer, since_s: float = 0.0,
+def list_counts(iid: str, ctx: Ctx, db: DB, _: Viewer,
+                since_s: float = Query(default=0.0, ge=0, le=1e11, allow_inf_nan=False),
                 limit: int = Query(default=20, ge=1, le=500)) -> list[dict[str, Any]]:
     """Stored intervals of the intersection's cameras (newest first), with vehicles per movement and class."""
     if iid not in ctx.scenario.intersections:

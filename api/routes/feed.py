@@ -1,19 +1,24 @@
 """Live feed over WebSocket: phase changes, interval counts, plan and mode changes, audit, jobs.
 
 Browsers cannot set headers on a WebSocket, so the bearer token comes as the ``token`` query
-parameter. Each message is one JSON object with a ``type``.
+parameter. Each message is one JSON object with a ``type``. The token is checked again every
+``SESSION_RECHECK_S`` seconds while the socket is open: a revoked session, or a disabled or deleted
+user, closes the feed (code 4401) within that time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from api.context import AppContext
 
 router = APIRouter(tags=["feed"])
+
+SESSION_RECHECK_S = 5.0
 
 
 @router.websocket("/feed")
@@ -24,26 +29,42 @@ async def feed(websocket: WebSocket, token: str = "") -> None:
         return
     await websocket.accept()
     queue = ctx.hub.subscribe()
+    receiver: asyncio.Future[str] | None = None
     try:
         now = ctx.now()
         for iid in ctx.scenario.intersections:
             await websocket.send_json({"type": "phase", **_phase(ctx, iid, now)})
+        checked = time.monotonic()
         while True:
-            receiver = asyncio.ensure_future(websocket.receive_text())
+            if time.monotonic() - checked >= SESSION_RECHECK_S:
+                checked = time.monotonic()
+                if await asyncio.to_thread(ctx.principal_for_token, token) is None:
+                    if receiver is not None:
+                        receiver.cancel()
+                    await websocket.close(code=4401, reason="session ended")
+                    return
+            if receiver is None:
+                receiver = asyncio.ensure_future(websocket.receive_text())
             getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({receiver, getter}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({receiver, getter}, timeout=SESSION_RECHECK_S,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                getter.cancel()
+                continue
             if receiver in done:
                 getter.cancel()
                 receiver.result()  # raises WebSocketDisconnect when the client left
+                receiver = None
                 continue
-            receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                await receiver
             await websocket.send_json(getter.result())
     except WebSocketDisconnect:
         pass
     finally:
         ctx.hub.unsubscribe(queue)
+        if receiver is not None and not receiver.done():
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await receiver
 
 
 def _phase(ctx: AppContext, iid: str, now: float) -> dict:

@@ -27,7 +27,8 @@ def ready(ctx: Ctx) -> JSONResponse:
         checks["database"] = "down"
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks,
-                         "scenario": ctx.scenario.name, "intersections": len(ctx.scenario.intersections)},
+                         "scenario": ctx.scenario.name, "intersections": len(ctx.scenario.intersections),
+                          "time_zone": ctx.time_zone},
                         status_code=200 if ok else 503)
 
 

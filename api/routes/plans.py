@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -13,7 +13,16 @@ from api import control, store
 from api.db import Plan, Schedule
 from api.deps import DB, Ctx, Engineer, Operator, Viewer
 from api.errors import ApiError
-from api.schemas import ActivateIn, ActivationOut, PlanIn, PlanPublic, PlanRejected, ScheduleIn, ScheduleOut
+from api.schemas import (
+    INT32_MAX,
+    ActivateIn,
+    ActivationOut,
+    PlanIn,
+    PlanPublic,
+    PlanRejected,
+    ScheduleIn,
+    ScheduleOut,
+)
 from traffic import schema as S
 from traffic.errors import ModelError, PlanValidationError
 from traffic.plan_validation import validate_plan
@@ -60,7 +69,7 @@ def list_plans(iid: str, ctx: Ctx, db: DB, _: Viewer) -> list[dict[str, Any]]:
 
 @router.get("/intersections/{iid}/plans/{name}", response_model=PlanPublic)
 def get_plan(iid: str, name: str, ctx: Ctx, db: DB, response: Response, _: Viewer,
-             version: int | None = None) -> dict[str, Any]:
+             version: int | None = Query(default=None, ge=1, le=INT32_MAX)) -> dict[str, Any]:
     """A plan (latest version unless ``version``); the ETag is its version, for If-Match on edits."""
     intersection_or_404(ctx, iid)
     row = store.plan_version(db, iid, name, version)
@@ -148,18 +157,20 @@ def rollback_plan(iid: str, ctx: Ctx, db: DB, who: Operator, if_match: IfMatch =
 
 @router.get("/intersections/{iid}/schedule", response_model=ScheduleOut)
 def get_schedule(iid: str, ctx: Ctx, db: DB, response: Response, _: Viewer) -> dict[str, Any]:
-    """Time-of-day schedule (local time); followed while the intersection is in ``fixed`` mode."""
+    """Time-of-day schedule (start times in the deployment's ``time_zone``); followed in ``fixed`` mode."""
     intersection_or_404(ctx, iid)
     row = db.get(Schedule, iid)
     version = row.version if row else 0
     response.headers["ETag"] = f'"s{version}"'
-    return {"intersection": iid, "version": version, "entries": json.loads(row.body) if row else []}
+    return {"intersection": iid, "version": version, "time_zone": ctx.time_zone,
+            "entries": json.loads(row.body) if row else []}
 
 
 @router.put("/intersections/{iid}/schedule", response_model=ScheduleOut,
             responses={412: {"description": "stale If-Match"}, 428: {"description": "If-Match missing"}})
 def put_schedule(iid: str, body: ScheduleIn, ctx: Ctx, db: DB, response: Response, who: Engineer,
                  if_match: IfMatch = None) -> dict[str, Any]:
+    """Replace the schedule (If-Match: its ETag); start times are in the deployment's ``time_zone``, each once."""
     intersection_or_404(ctx, iid)
     row = db.get(Schedule, iid)
     version = row.version if row else 0
@@ -167,6 +178,10 @@ def put_schedule(iid: str, body: ScheduleIn, ctx: Ctx, db: DB, response: Respons
         raise ApiError(428, "If-Match with the schedule's ETag is required")
     if if_match.strip() != f'"s{version}"':
         raise ApiError(412, f"schedule of {iid!r} is now at version {version}")
+    starts = [e.start for e in body.entries]
+    twice = sorted({t for t in starts if starts.count(t) > 1})
+    if twice:
+        raise ApiError(422, f"entries: more than one entry starts at {', '.join(twice)}; give each time once")
     missing = sorted({e.plan for e in body.entries if store.latest_plan(db, iid, e.plan) is None})
     if missing:
         raise ApiError(422, f"schedule names plans that {iid!r} does not have: {missing}")
@@ -185,4 +200,4 @@ def put_schedule(iid: str, body: ScheduleIn, ctx: Ctx, db: DB, response: Respons
         db.rollback()
         raise ApiError(409, f"schedule of {iid!r} was changed concurrently") from None
     response.headers["ETag"] = f'"s{version + 1}"'
-    return {"intersection": iid, "version": version + 1, "entries": entries}
+    return {"intersection": iid, "version": version + 1, "time_zone": ctx.time_zone, "entries": entries}

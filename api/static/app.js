@@ -31,13 +31,19 @@ async function login(ev) {
   $("login-error").textContent = "";
   const form = new URLSearchParams({username: $("login-user").value, password: $("login-pass").value});
   const r = await fetch(API + "/auth/token", {method: "POST", body: form});
-  if (!r.ok) { $("login-error").textContent = "Login failed"; return; }
+  if (!r.ok) {
+    $("login-error").textContent = r.status === 429
+      ? "Too many attempts: try again in " + (r.headers.get("Retry-After") || "a few") + " s" : "Login failed";
+    return;
+  }
   S.token = (await r.json()).access_token;
   sessionStorage.setItem("gw_token", S.token);
   start();
 }
 
 function logout() {
+  // end the session on the server too (a token that is already invalid just gets 401)
+  if (S.token) fetch(API + "/auth/logout", {method: "POST", headers: {"Authorization": "Bearer " + S.token}}).catch(() => {});
   S.token = null; sessionStorage.removeItem("gw_token");
   if (S.ws) S.ws.close();
   $("app-view").hidden = true; $("login-view").hidden = false; $("logout").hidden = true; $("who").textContent = "";

@@ -7,6 +7,18 @@ import json
 import sys
 import time
 
+from traffic.cli.common import (
+    MAX_DURATION_S,
+    MAX_SEEDS,
+    duration_arg,
+    jobs_arg,
+    max_jobs,
+    output_folder,
+    positive_float,
+    require_extra,
+    seeds_arg,
+)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="adaptive control vs the best fixed plan vs the scenario's plan, in simulation",
@@ -17,20 +29,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "diagram of the final plan).")
     p.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO",
                    help="scenario file or built-in name (default arterial_timevarying)")
-    p.add_argument("--seeds", type=int, default=3, metavar="N", help="run seeds 1..N (default %(default)s)")
-    p.add_argument("--duration-s", type=float, default=None, metavar="T",
-                   help="simulate only the first T seconds (default: the whole scenario)")
-    p.add_argument("--hours", type=float, default=None, metavar="H", help="same as --duration-s 3600*H")
-    p.add_argument("--jobs", type=int, default=2, metavar="J", help="parallel processes (default %(default)s)")
-    p.add_argument("--out", default="greenwave-demo", metavar="DIR",
-                   help="folder for the report files (default ./%(default)s)")
+    p.add_argument("--seeds", type=seeds_arg, default=3, metavar="N",
+                   help=f"run seeds 1..N (default %(default)s, at most {MAX_SEEDS})")
+    p.add_argument("--duration-s", type=duration_arg, default=None, metavar="T",
+                   help=f"simulate only the first T seconds (at most {MAX_DURATION_S:g}; default: the whole "
+                        "scenario)")
+    p.add_argument("--hours", type=positive_float(MAX_DURATION_S / 3600.0), default=None, metavar="H",
+                   help=f"same as --duration-s 3600*H (at most {MAX_DURATION_S / 3600.0:g})")
+    p.add_argument("--jobs", type=jobs_arg, default=2, metavar="J",
+                   help=f"parallel processes (default %(default)s, at most {max_jobs()})")
+    p.add_argument("--out", type=output_folder, default="greenwave-demo", metavar="DIR",
+                   help="folder for the report files, created when missing; an existing file of that name is "
+                        "refused (default ./%(default)s)")
     p.add_argument("--video", metavar="CLIP", default=None,
                    help="a video clip whose counts feed the controller for the camera's intersection instead "
                         "of its simulated detector (replayed in a loop; needs --camera-config and the detect extra)")
     p.add_argument("--camera-config", metavar="CAMERA.json", default=None,
                    help="the clip's camera config: its intersection and count lines keyed by movement ids")
     p.add_argument("--model", default=None, metavar="PATH", help="detection model for --video (default: detection's)")
-    p.add_argument("--camera-interval-s", type=float, default=60.0, metavar="S",
+    p.add_argument("--camera-interval-s", type=positive_float(3600.0), default=60.0, metavar="S",
                    help="counting interval of the clip (default %(default)s)")
     p.add_argument("--no-actuated", action="store_true",
                    help="run the adaptive controller's plans as fixed time between re-plans (default: "
@@ -43,30 +60,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from signal_control.coordinated_actuated import ActuatedParams
-    from signal_control.demo import DEFAULT_SCENARIO, DemoConfig, run_demo, write_report
-    from signal_control.demo.output import json_safe, summary, table
+    from signal_control.demo.core import DEFAULT_SCENARIO, DemoConfig, run_demo
+    from signal_control.demo.output import json_safe, summary, table, write_report
     from traffic.errors import ScenarioError
 
-    if args.seeds < 1:
-        raise ScenarioError(f"--seeds must be >= 1 (got {args.seeds})")
     if args.hours is not None and args.duration_s is not None:
         raise ScenarioError("give --hours or --duration-s, not both")
     duration = args.hours * 3600.0 if args.hours is not None else args.duration_s
-    if duration is not None and duration <= 0:
-        raise ScenarioError(f"the duration must be > 0 (got {duration} s)")
-    if args.jobs < 1:
-        raise ScenarioError(f"--jobs must be >= 1 (got {args.jobs})")
     if (args.video is None) != (args.camera_config is None):
         raise ScenarioError("--video and --camera-config go together")
     scenario_name = args.scenario or DEFAULT_SCENARIO
     camera = None
     if args.video:
+        require_extra("demo --video", "detect", "ultralytics", "cv2")
         from detection.detector import DEFAULT_MODEL
         from signal_control.demo.camera import feed_from_video
         from traffic.scenario_io import load_scenario
 
-        if args.camera_interval_s <= 0:
-            raise ScenarioError(f"--camera-interval-s must be > 0 (got {args.camera_interval_s})")
         camera = feed_from_video(args.video, args.camera_config, load_scenario(scenario_name),
                                  args.model or DEFAULT_MODEL, args.camera_interval_s)
     cfg = DemoConfig(scenario=scenario_name, seeds=tuple(range(1, args.seeds + 1)),

@@ -24,6 +24,7 @@ from signal_control.adaptive import AdaptiveParams, TimeOfDayPlan
 from signal_control.coordinated_actuated import ActuatedParams
 from signal_control.demo.runs import SERIES_BIN_S, CameraFeed, RunResult, run_adaptive, run_fixed
 from signal_control.optimize import optimize
+from simulation.engine import check_signals_to_run
 from simulation.metrics import combine_seeds
 from traffic.errors import ModelError
 from traffic.scenario import Scenario
@@ -114,6 +115,7 @@ def _task(args: tuple[str, Scenario, dict[str, SignalPlan], int, DemoConfig]) ->
 def run_demo(config: DemoConfig, progress: Callable[[str], None] | None = None) -> DemoResult:
     """Run the three controllers over ``config.seeds`` (no files written; see ``signal_control.report``)."""
     scenario = load_scenario(config.scenario)
+    check_signals_to_run(scenario)  # the scenario's own plans run as 'fixed': refuse them before anything runs
     if config.camera is not None and config.camera.intersection not in scenario.intersections:
         raise ModelError(f"the camera's intersection {config.camera.intersection!r} is not a signal of "
                          f"{scenario.name!r} ({', '.join(scenario.intersections)})")

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from api.main import create_app
 from api.routes.admin import create_camera, create_user
-from api.security import issue_token
+from api.sessions import open_session
 from api.settings import Settings
 
 PG_ENV = "GREENWAVE_TEST_PG_URL"  # e.g. postgresql+psycopg://postgres@127.0.0.1:55432/postgres
@@ -84,9 +84,19 @@ def start_api(db_url: str, clock: FakeClock, **overrides) -> Iterator[Api]:
             if db.execute(text("SELECT 1 FROM users WHERE name = :n"), {"n": role}).first() is None:
                 create_user(db, role, role, f"{role}-password", "test", clock())
         cam = create_camera(ctx, db, f"cam-{uuid.uuid4().hex[:6]}", "I1", "test")
-    headers = {r: {"Authorization": "Bearer " + issue_token(ctx.secret, r, r, clock(), 3600)} for r in ROLES}
+        headers = {r: {"Authorization": "Bearer " + user_token(ctx, db, r)} for r in ROLES}
     with TestClient(app) as client:
         yield Api(client, clock, headers, cam["api_key"], "I1")
+
+
+def user_token(ctx, db, name: str, ttl_s: float = 3600.0) -> str:
+    """A bearer token of a new session of user ``name`` (as a login would give)."""
+    from api.db import User
+
+    user = db.query(User).filter_by(name=name).one()
+    token = open_session(db, ctx.secret, user, ctx.now(), ttl_s, "test").token
+    db.commit()
+    return token
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

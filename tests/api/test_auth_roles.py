@@ -20,7 +20,7 @@ def test_login_issues_an_expiring_token_and_is_audited(api):
     assert bad.status_code == 401 and "Traceback" not in bad.text
     assert api.client.post("/api/v1/auth/token", data={"username": "ghost", "password": "x" * 9}).status_code == 401
     actions = [e["action"] for e in api.client.get("/api/v1/audit", headers=h).json()]
-    assert actions[:3] == ["login_failed", "login_failed", "login"]
+    assert actions[:3] == ["login_unknown_user", "login_failed", "login"]
     api.clock.advance(api.ctx.settings.token_ttl_s + 1)
     assert api.client.get("/api/v1/auth/me", headers=h).status_code == 401
 
@@ -36,7 +36,7 @@ def test_everything_but_health_needs_credentials(api, headers):
 
 
 def test_forged_token_is_refused(api):
-    forged = issue_token("not-the-server-secret", "admin", "admin", api.clock(), 3600)
+    forged = issue_token("not-the-server-secret", "admin", "admin", "0" * 32, api.clock(), 3600)
     assert api.client.get("/api/v1/users", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
 
 
@@ -52,7 +52,7 @@ BOUNDARIES = [
     ("POST", "/api/v1/jobs/optimization", {"method": "webster"}, "engineer"),
     ("POST", "/api/v1/jobs/1/rerun", None, "engineer"),
     ("GET", "/api/v1/users", None, "admin"),
-    ("POST", "/api/v1/users", {"name": "new", "role": "viewer", "password": "long-enough"}, "admin"),
+    ("POST", "/api/v1/users", {"name": "new", "role": "viewer", "password": "Orbital-Lantern-7"}, "admin"),
     ("GET", "/api/v1/cameras", None, "admin"),
     ("POST", "/api/v1/cameras", {"id": "cam-new", "intersection": "I1"}, "admin"),
 ]
@@ -78,12 +78,12 @@ def test_viewer_reads_everything_readable(api):
 
 def test_admin_creates_users_and_cameras(api):
     adm = api.as_("admin")
-    r = api.client.post("/api/v1/users", json={"name": "zoe", "role": "operator", "password": "long-enough"},
+    r = api.client.post("/api/v1/users", json={"name": "zoe", "role": "operator", "password": "Orbital-Lantern-7"},
                         headers=adm)
     assert r.status_code == 201 and "password" not in r.text
-    assert api.client.post("/api/v1/users", json={"name": "zoe", "role": "viewer", "password": "long-enough"},
+    assert api.client.post("/api/v1/users", json={"name": "zoe", "role": "viewer", "password": "Orbital-Lantern-7"},
                            headers=adm).status_code == 409
-    login = api.client.post("/api/v1/auth/token", data={"username": "zoe", "password": "long-enough"})
+    login = api.client.post("/api/v1/auth/token", data={"username": "zoe", "password": "Orbital-Lantern-7"})
     assert login.status_code == 200
     r = api.client.post("/api/v1/cameras", json={"id": "cam-9", "intersection": "I2"}, headers=adm)
     assert r.status_code == 201 and r.json()["api_key"].startswith("gwk_")

@@ -20,6 +20,7 @@ from tests.api.server import Server, greenwave
 pytestmark = pytest.mark.slow
 MOVES = ["W_I1>I1_I2", "I2_I1>I1_W", "N1_I1>I1_S1"]
 INTERVALS_PER_BATCH = 2
+OLD_DATA = ("--max-interval-age-s", "1e10")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -30,14 +31,15 @@ def crash_db(request, tmp_path) -> str:
 def test_acknowledged_writes_survive_sigkill(crash_db):
     db = crash_db
     for user, role in (("eng", "engineer"), ("op", "operator")):
-        out = greenwave("users", "create", user, "--role", role, "--password-stdin", "--db", db, stdin="pass-word-1\n")
+        out = greenwave("users", "create", user, "--role", role, "--password-stdin", "--db", db, stdin="Crash-pass-4\n")
         assert out.returncode == 0, out.stderr
     key = greenwave("cameras", "create", "cam-1", "--intersection", "I1", "--db", db)
     assert key.returncode == 0, key.stderr
     key = key.stdout.strip()
-    server = Server(db, "--rate-limit", "10000").start()
+    # the batches are dated from 2001 on (one stream of distinct intervals per worker): widen the age window
+    server = Server(db, "--rate-limit", "10000", *OLD_DATA).start()
     try:
-        eng, op = server.token("eng", "pass-word-1"), server.token("op", "pass-word-1")
+        eng, op = server.token("eng", "Crash-pass-4"), server.token("op", "Crash-pass-4")
         assert httpx.post(server.url + "/api/v1/intersections/I1/plans", json=plan_body("crash", 30), headers=eng,
                           timeout=30).status_code == 201
         acked_versions: dict[int, float] = {1: 30.0}
@@ -100,9 +102,9 @@ def test_acknowledged_writes_survive_sigkill(crash_db):
     finally:
         server.kill()
 
-    server = Server(db).start()  # restart on the same database
+    server = Server(db, *OLD_DATA).start()  # restart on the same database
     try:
-        eng = server.token("eng", "pass-word-1")
+        eng = server.token("eng", "Crash-pass-4")
         latest = httpx.get(server.url + "/api/v1/intersections/I1/plans/crash", headers=eng, timeout=30).json()
         assert latest["version"] >= max(acked_versions)
         for version, green in acked_versions.items():

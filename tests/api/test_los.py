@@ -36,3 +36,19 @@ def test_vc_and_webster_delay_by_hand():
     assert row["delay_s"] == pytest.approx(d1 + d2, abs=0.05)
     assert row["los"] == level_of_service(d1 + d2) == "B"
     assert row["queue_veh"] == pytest.approx(430.25 / 3600 * 40.0, abs=0.05)  # arrivals during red
+
+
+def test_vc_and_los_use_pcu_when_given():
+    """An 85 % motorbike flow of 1200 veh/h is 486 PCU/h (0.3 PCU per motorbike): v/c and delay come from PCU."""
+    sc = _arterial()
+    inter, plan = sc.intersections["I1"], sc.active_plan("I1")
+    flows = {m: 0.0 for m in inter.movements}
+    flows_pcu = dict(flows)
+    flows["W_I1>I1_S1"] = 1200.0
+    flows_pcu["W_I1>I1_S1"] = 1200.0 * (0.85 * 0.3 + 0.15)
+    per_veh = next(r for r in lane_group_figures(inter, plan, flows, None) if r["id"] == "W_I1#0")
+    per_pcu = next(r for r in lane_group_figures(inter, plan, flows, None, flows_pcu) if r["id"] == "W_I1#0")
+    cap = 1721.0 * 50.0 / 90.0
+    assert per_veh["v_c"] == pytest.approx(1200.0 / cap, abs=1e-3) and per_veh["los"] == "F"
+    assert per_pcu["v_c"] == pytest.approx(486.0 / cap, abs=1e-3) and per_pcu["los"] in "AB"
+    assert per_pcu["flow_veh_h"] == 1200.0 and per_pcu["flow_pcu_h"] == 486.0

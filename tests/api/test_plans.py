@@ -171,3 +171,16 @@ def test_schedule_roundtrip_and_application(api):
     assert status(api)["pending"]["plan"] == "greenwave"
     audit = api.client.get("/api/v1/audit?action=schedule", headers=eng).json()
     assert audit and audit[0]["actor"] == "schedule"
+
+
+def test_plan_with_a_permissive_side_street_through_is_refused(api):
+    """The issue's ``rgrGGGgrgrGGGg`` at I1: the side street's throughs shown g during the arterial's protected
+    green cross it from the side; a permissive green does not make that safe (the compatibility rule)."""
+    body = plan_body("side_g")
+    body["phases"][0]["permissive"] += ["N1_I1>I1_S1", "S1_I1>I1_N1"]
+    r = api.client.post(f"{BASE}/plans", json=body, headers=api.as_("engineer"))
+    assert r.status_code == 422, r.text
+    issues = r.json()["issues"]
+    assert any("phase 0 'MAIN_green'" in i and "'N1_I1>I1_S1'" in i and "'W_I1>I1_I2'" in i for i in issues), issues
+    names = {p["name"] for p in api.client.get(f"{BASE}/plans", headers=api.as_("viewer")).json()}
+    assert "side_g" not in names

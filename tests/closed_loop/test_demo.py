@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from signal_control.demo import DemoConfig, run_demo, write_report
-from signal_control.demo.output import summary
+from signal_control.demo.core import DemoConfig, run_demo
+from signal_control.demo.output import summary, write_report
 from traffic.cli.main import main
 
 
@@ -39,9 +39,11 @@ def test_demo_report_files_and_ranking(short_demo):
     fixed = short_demo.metrics("fixed")["mean_time_loss_s"]
     assert short_demo.metrics("best_fixed")["mean_time_loss_s"] < 0.7 * fixed
     assert short_demo.metrics("adaptive")["mean_time_loss_s"] < 0.7 * fixed
-    # actuated side stages (gap-out, early return) beat the same optimiser's fixed-time plan: 24.5 vs 30.1 s
+    # actuated side stages (gap-out, early return) beat the same optimiser's fixed-time plan: 36.1 vs 39.1 s
+    # (24.5 vs 30.1 s before pedestrian minimums: a side stage that serves a crossing can no longer gap out
+    # before its crossing's 17.7-s walk + clearance, so actuation saves less; benchmarks/RESULTS.md)
     best = short_demo.metrics("best_fixed")["mean_time_loss_s"]
-    assert short_demo.metrics("adaptive")["mean_time_loss_s"] < 0.9 * best
+    assert short_demo.metrics("adaptive")["mean_time_loss_s"] < 0.95 * best
     assert len(short_demo.series("adaptive")) == 2  # two 15-min bins in 30 min
 
 

@@ -27,7 +27,8 @@ from traffic.cli.main import main
 from traffic.counts import IntervalCounts
 
 IN_KEY, OUT_KEY = "W_I1>I1_I2", "I2_I1>I1_W"  # movements of the arterial's I1, as the API checks them
-ANCHOR_S = 1_800_000_000.0
+# the epoch time of frame 0: an hour ago, on the hour (the API refuses intervals outside its clock window)
+ANCHOR_S = float(int(time.time()) // 3600 * 3600 - 3600)
 
 
 def camera_config(path: Path, intersection: str | None = "I1", line=((0, 120), (320, 120))) -> Path:

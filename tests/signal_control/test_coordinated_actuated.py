@@ -15,6 +15,7 @@ from signal_control.coordinated_actuated import (
 )
 from tests.factories import mid, ns_ew_plan
 from traffic.errors import ModelError
+from traffic.plan_validation import ValidationRules
 from traffic.stages import stage_set_from_plan
 
 # a 2-stage signal: coordinated stage 0 green 0-30 s, 5 s clearance, side stage 1 green 35-50 s, cycle 55 s
@@ -77,8 +78,14 @@ def test_timing_of_a_four_stage_plan_with_the_yield_advance(cross):
     assert t.own[0] == () and set(t.own[2]) == {mid(a, m) for a in "EW" for m in "rs"}
     early = CoordinatedTiming.of(plan, stages, yield_advance_s=3.0)
     assert early.windows[:, 1].tolist() == [27, 45, 75], "only the window right after the coordinated stage"
-    assert CoordinatedTiming.of(plan, stages, yield_advance_s=60.0).windows[0, 1] == 10.0, \
-        "never before the coordinated stage's minimum green (0 + 5) and the clearance (5)"
+    latest = CoordinatedTiming.of(plan, stages, yield_advance_s=60.0).windows[0, 1]
+    assert latest == pytest.approx(7 + 12.8 / 1.2 + 5), \
+        "never before the coordinated stage's minimum green (its crossings over E and W: 7 s walk + 12.8 m at " \
+        "1.2 m/s) and the clearance (5)"
+    vehicles_only = stage_set_from_plan(plan, cross.intersections["C"], ValidationRules(pedestrians=None))
+    assert CoordinatedTiming.of(plan, vehicles_only, yield_advance_s=60.0).windows[0, 1] == 10.0, \
+        "without pedestrians: the vehicle minimum green (0 + 5) and the clearance (5)"
+    assert t.min_green_s.tolist() == pytest.approx([7 + 12.8 / 1.2, 5.0, 7 + 12.8 / 1.2, 5.0])
 
 
 def test_a_plan_phase_that_is_no_stage_is_refused(cross):
@@ -156,11 +163,12 @@ def test_actuation_skips_an_empty_side_stage_and_gains_on_the_fixed_plan(cross):
 
 
 def test_the_coordinated_stage_follows_a_plan_change_from_a_plan_controller(cross):
-    """A plan controller switches C to a 60-s plan at 300 s; the actuated signal's coordinated green then
-    recurs every 60 s instead of 90 s, and the plan change is recorded."""
+    """A plan controller switches C to a 70-s plan at 300 s; the actuated signal's coordinated green then
+    recurs every 70 s instead of 90 s, and the plan change is recorded."""
     from traffic.control import SignalState
 
-    short = ns_ew_plan("short", green_s=15.0, left_s=5.0)  # 15 + 5 + 15 + 5 + 4 x 5 = 60 s
+    # 20 + 5 + 20 + 5 + 4 x 5 = 70 s: the through greens hold their crossings' 17.7-s walk + clearance
+    short = ns_ew_plan("short", green_s=20.0, left_s=5.0)
 
     class Switch:
         def decide(self, now_s, counts, signals: dict[str, SignalState]):
@@ -173,8 +181,8 @@ def test_the_coordinated_stage_follows_a_plan_change_from_a_plan_controller(cros
     late = [t for t in _green_starts(sim, 0) if t >= switched]
     assert len(late) > 10
     gaps = np.diff(late)
-    assert np.all(gaps <= 60.0 + 1e-9), "the coordinated stage starts no later than the 60-s plan wants it"
-    assert np.all(gaps >= 60.0 - 15.0 - 1e-9), "early return moves it at most by the other stages' greens"
+    assert np.all(gaps <= 70.0 + 1e-9), "the coordinated stage starts no later than the 70-s plan wants it"
+    assert np.all(gaps >= 70.0 - 15.0 - 1e-9), "early return moves it at most by the other stages' greens"
 
 
 def _between(chosen, current, green_s, side_veh, arterial_veh, max_green_s=10.0):

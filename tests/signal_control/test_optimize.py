@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -104,14 +105,18 @@ def test_optimised_plans_load_in_sumo(arterial, tmp_path, ref_sumo, sumo):
 @pytest.mark.sumo
 def test_optimised_arterial_beats_sumo_tool_chain_in_sumo(arterial, tmp_path, ref_sumo, sumo):
     """3 seeds of SUMO micro (the benchmark runs 10): the optimised plan's all-vehicle time loss is
-    below the 37.1 s that tlsCycleAdaptation -u + tlsCoordinator reach (sumo_tools/README.md)."""
+    below the 37.1 s that tlsCycleAdaptation -u + tlsCoordinator reach (sumo_tools/README.md).
+
+    Like for like: SUMO's tools know no pedestrian minimum, so neither does the optimiser here. With
+    pedestrian minimums (the default) the optimiser's plans give 41.6 s over 10 seeds (the tools'
+    plans fail the minimums): benchmarks/RESULTS.md, "With pedestrian minimums"."""
     import statistics
     import subprocess
     import xml.etree.ElementTree as ET
 
     from traffic.sumo import write_tls_additional
 
-    r = optimize(arterial, "delay", webster=SUMO_MICRO)
+    r = optimize(arterial, "delay", webster=replace(SUMO_MICRO, pedestrians=None))
     add = tmp_path / "opt.add.xml"
     write_tls_additional(r.plans.values(), dict(arterial.intersections), add, program_id="greenwave")
     means = []

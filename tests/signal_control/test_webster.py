@@ -22,8 +22,9 @@ from tests.factories import make_cross_scenario, mid
 #   = 36.9 / 12.3 / 24.6 / 6.2 s; displayed G = g - 2 + 2; whole seconds with the largest
 #   remainders -> 37 / 12 / 25 / 6 s (sum 80 = 100 - 4 x 5 s of yellow and all-red).
 SAT = SaturationFlows(through_pcu_h=1800.0, left_protected_pcu_h=1800.0, right_pce=1.0, left_protected_pce=1.0)
+# Webster's method alone: pedestrians' minimums are tested in test_webster_gives_each_crossing_its_walk_and_clearance
 PARAMS = WebsterParams(min_cycle_s=30.0, max_cycle_s=150.0, saturation=SAT, refine_splits=False,
-                       timing=TimingParams(startup_lost_s=2.0, yellow_used_s=2.0))
+                       timing=TimingParams(startup_lost_s=2.0, yellow_used_s=2.0), pedestrians=None)
 
 
 def example_flows(scale: float = 1.0) -> dict[str, float]:
@@ -56,6 +57,22 @@ def test_cycle_bounds_apply():
     assert light.plan.cycle_s == 41.0
     bounded = run(example_flows(0.2), replace(PARAMS, min_cycle_s=60.0))
     assert bounded.plan.cycle_s == 60.0
+
+
+def test_webster_gives_each_crossing_its_walk_and_clearance():
+    """Light demand: Webster alone gives a 41-s cycle; with the HCM pedestrian rules each through
+    phase holds its crossings' 7 s + 12.8 m / 1.2 m/s = 17.7 s (18 s in whole seconds) and the cycle
+    grows to fit them (18 + 5 + 18 + 5 + 4 x 5 = 66 s), then on until no phase runs above Webster's
+    degree of saturation (X = 0.13 x 41 / 21 = 0.254): at 66 s the NS left (y = 0.02, 5 s) is at
+    0.264; at 68 s it gets 6 s (0.227)."""
+    from traffic.pedestrians import HCM_PEDESTRIANS
+    from traffic.plan_validation import validate_plan
+
+    r = run(example_flows(0.2), replace(PARAMS, pedestrians=HCM_PEDESTRIANS))
+    assert r.plan.cycle_s == 68.0
+    assert [p.green_s for p in r.plan.phases] == [19.0, 6.0, 18.0, 5.0]
+    assert validate_plan(r.plan, make_cross_scenario().intersections["C"]) == []
+    assert run(example_flows(0.2)).plan.cycle_s == 41.0  # the same without pedestrians
 
 
 def test_split_refinement_keeps_the_cycle_and_lowers_the_predicted_delay():

@@ -23,6 +23,9 @@ SPEED = 10.0
 EXACT = SimParams(headway_sd_s=0.0, dawdle=1.0, depart_loss_s=0.0, min_gap_s=0.5, startup_s=1.5,
                   headway_through_s=2.0, stop_threshold_s=3.0, teleport_s=0.0)
 CAR = VehicleType("car", speed_dev=0.0)
+LAB = None
+"""Rules for the lab plans below, which never serve a movement, end a green without yellow or give a crossing no
+walk on purpose: the simulator still refuses conflicting greens (``Simulation(rules=None)``)."""
 
 
 def _scenario(name: str, nodes, links, moves, plans: dict[str, list[Phase]], demand: Demand,
@@ -62,7 +65,7 @@ def pocket(left_trips: list[float], through_trips: list[float]) -> Scenario:
 
 
 def test_lane_choice_follows_the_connections_into_a_pocket():
-    sim = Simulation(pocket([0.0], [0.0]), seed=1, params=EXACT)
+    sim = Simulation(pocket([0.0], [0.0]), seed=1, params=EXACT, rules=LAB)
     left, through = (sim.route_lanes[sim.route_index[r]] for r in (("up", "pocket", "lt"), ("up", "pocket", "th")))
     assert [lane.index for lane in left[0][None]] == [1]  # only up lane 1 leads to the left-turn lane
     assert [lane.index for lane in left[1][1]] == [2]
@@ -71,7 +74,7 @@ def test_lane_choice_follows_the_connections_into_a_pocket():
     assert [lane.index for lane in through[1][1]] == [1]
     # a 15-m pocket leaves no room to change lanes (one change takes 10 s at 10 m/s + 15 m); where a
     # change is allowed anywhere, the through car may queue in either through lane
-    free = Simulation(pocket([0.0], [0.0]), seed=1, params=replace(EXACT, lane_change_s=0.0))
+    free = Simulation(pocket([0.0], [0.0]), seed=1, params=replace(EXACT, lane_change_s=0.0), rules=LAB)
     assert [lane.index for lane in free.route_lanes[free.route_index[("up", "pocket", "th")]][1][0]] == [0, 1]
 
 
@@ -79,7 +82,7 @@ def test_a_full_left_pocket_blocks_only_the_lane_leading_to_it():
     """Twelve left turners that are never served fill the 2-car left lane and queue back on up lane 1;
     through traffic keeps to up lane 0 and passes without delay."""
     through = [20.0 + 4.0 * k for k in range(30)]
-    sim = Simulation(pocket([float(k) for k in range(12)], through), seed=1, params=EXACT).run()
+    sim = Simulation(pocket([float(k) for k in range(12)], through), seed=1, params=EXACT, rules=LAB).run()
     m = run_metrics(sim)["metrics"]
     assert m["arrived"] == len(through)  # every through car, no left turner
     assert m["mean_time_loss_s"] == pytest.approx(0.0, abs=1e-6)
@@ -107,7 +110,7 @@ def test_a_short_link_behind_a_long_junction_path_keeps_the_saturation_flow():
     """The 8-m link holds one standing car, but while a car drives the 30-m path through junction A
     the link is still free for the car ahead: the queue leaves A at the saturation headway (2 s),
     not one car per trip through the junction (about 5 s)."""
-    sim = Simulation(short_link(10), seed=1, params=EXACT, record_departures=True).run()
+    sim = Simulation(short_link(10), seed=1, params=EXACT, record_departures=True, rules=LAB).run()
     at_a = np.array([t for t, link, _ in sim.departures if link == "in"])
     assert len(at_a) == 10
     assert np.median(np.diff(at_a)) == pytest.approx(EXACT.headway_through_s, rel=0.1)
@@ -133,7 +136,7 @@ def two_paths(dynamic: bool) -> Simulation:
     phases = [Phase("a", 10.0, 3.0, 0.0, protected=frozenset({"a>d"})),
               Phase("b", 74.0, 3.0, 0.0, protected=frozenset({"b2>d"}))]
     sc = _scenario("two_paths", nodes, links, moves, {"Y": phases}, demand, end_s=1800.0)
-    return Simulation(sc, seed=1, params=replace(EXACT, dynamic_routing=dynamic), duration_s=1800.0).run()
+    return Simulation(sc, seed=1, params=replace(EXACT, dynamic_routing=dynamic), duration_s=1800.0, rules=LAB).run()
 
 
 def test_dynamic_routing_moves_traffic_off_a_congested_route():

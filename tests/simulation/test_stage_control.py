@@ -9,12 +9,15 @@ import pytest
 
 from simulation.stage_control import StageTimer
 from tests.factories import mid, ns_ew_plan
+from traffic.plan_validation import ValidationRules
 from traffic.stages import StageSignal, stage_set_from_plan
 
 
 @pytest.fixture
 def head(cross):
-    return StageSignal(stage_set_from_plan(ns_ew_plan(), cross.intersections["C"]), 0, now_s=0.0)
+    # vehicle minimum greens only: the pedestrians' are tests/traffic/test_pedestrians.py's
+    return StageSignal(stage_set_from_plan(ns_ew_plan(), cross.intersections["C"], ValidationRules(pedestrians=None)),
+                       0, now_s=0.0)
 
 
 def test_green_movement_goes_until_the_earliest_possible_switch(head):

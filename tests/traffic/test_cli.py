@@ -48,8 +48,9 @@ def test_plan_check_unsafe_file(tmp_path, capsys):
     save_plan_file({"C": bad}, tmp_path / "bad.json")
     assert main(["plan", "check", "isolated_x080", "--plan", str(tmp_path / "bad.json")]) == 2
     err = capsys.readouterr().err
-    assert "unsafe plan (2 problems)" in err
+    assert "unsafe plan (4 problems)" in err  # the two crossings walking in that phase starve too
     assert "phase 0 'NS_through': green_s 2 s is below the minimum green 5 s" in err
+    assert "crossing 'C:E' (over C_E, E_C, 12.8 m) gets 2 s in phase 0 'NS_through'" in err
     assert "phases sum to 67 s but cycle_s is 90 s" in err
 
 

@@ -52,13 +52,25 @@ def test_permissive_left_with_opposing_through_is_allowed(isolated):
     assert validate_plan(ok, isolated.intersections["C"]) == []
 
 
-def test_permissive_without_yield_rule_rejected(isolated):
+def test_permissive_through_crossing_from_the_side_rejected(isolated):
     plan = isolated.active_plan("C")
-    # N through made permissive beside the protected E-W through: they cross, and SUMO's
-    # right-of-way (response matrix) never makes the N through yield
+    # N through made permissive beside the protected E-W through: crossing through streams are never
+    # green together, whatever SUMO's right-of-way (response) bits say
     bad = _with_phase(plan, 2, permissive=frozenset({"N_C>C_S"}))
     issues = validate_plan(bad, isolated.intersections["C"])
-    assert any("phase 2 'EW_through'" in i and "N_C>C_S" in i and "no rule to yield" in i for i in issues), issues
+    assert any("phase 2 'EW_through'" in i and "N_C>C_S" in i and "E_C>C_W" in i
+               and "through movement never yields" in i for i in issues), issues
+
+
+def test_permissive_left_without_yield_rule_rejected(isolated):
+    plan = isolated.active_plan("C")
+    inter = isolated.intersections["C"]
+    # the N left against the opposing through is compatible, but only if the net says it yields
+    no_rule = replace(inter, yields=frozenset(p for p in inter.yields if p != ("N_C>C_E", "S_C>C_N")))
+    bad = _with_phase(plan, 0, permissive=frozenset({"N_C>C_E"}))
+    issues = validate_plan(bad, no_rule)
+    assert any("phase 0 'NS_through'" in i and "'N_C>C_E'" in i and "'S_C>C_N'" in i and "no rule to yield" in i
+               for i in issues), issues
 
 
 @pytest.mark.parametrize(("green_s", "ok"), [(4.9, False), (5.0, True)])
@@ -127,7 +139,9 @@ def test_check_plan_raises_with_every_issue(cross):
     plan = _with_phase(ns_ew_plan(green_s=3.0), 0, yellow_s=1.0)
     with pytest.raises(PlanValidationError) as err:
         check_plan(plan, cross.intersections["C"])
-    assert len(err.value.issues) == 3  # two short greens, one short yellow
+    vehicle = [i for i in err.value.issues if "crossing" not in i]
+    assert len(vehicle) == 3  # two short greens, one short yellow
+    assert sum("crossing" in i for i in err.value.issues) == 4  # and each crossing's walk + clearance
 
 
 def test_plan_for_another_intersection(cross):

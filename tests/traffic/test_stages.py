@@ -8,6 +8,7 @@ import pytest
 
 from tests.factories import mid, ns_ew_plan
 from traffic.errors import ModelError, PlanValidationError
+from traffic.plan_validation import ValidationRules
 from traffic.signal_plan import Interval, Phase, SignalPlan
 from traffic.stages import StageSignal, stage_set_from_plan
 
@@ -77,7 +78,8 @@ def test_single_stage_plan_cannot_run_stage_control(cross):
 
 
 def test_signal_head_keeps_min_green_then_runs_yellow_and_all_red(cross):
-    stages = stage_set_from_plan(ns_ew_plan(), cross.intersections["C"])
+    # the vehicle minimum alone (pedestrians' walk + clearance: tests/traffic/test_pedestrians.py)
+    stages = stage_set_from_plan(ns_ew_plan(), cross.intersections["C"], ValidationRules(pedestrians=None))
     head = StageSignal(stages, 0, now_s=100.0)
     assert not head.request(2, 104.0)  # before the 5-s minimum green: refused
     assert head.stage == 0 and head.settled

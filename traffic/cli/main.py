@@ -10,8 +10,9 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from traffic.cli.common import BadValue
 from traffic.errors import PlanValidationError, TrafficError
 
 # Subcommand modules, each with ``register(subparsers)``. Modules outside ``traffic`` (simulation,
@@ -34,11 +35,28 @@ COMMAND_MODULES = [
 EXIT_USER_ERROR = 2
 
 
+class ArgumentValueError(TrafficError):
+    """A command-line value out of its stated range (or a file that cannot be written), found while parsing."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (usage stays available through --help)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        """A value the argument types of ``traffic.cli.common`` refuse becomes an ``ArgumentValueError`` naming
+        the option (``--seeds must be >= 1 ...``), reported as every other user error."""
+        try:
+            return super()._get_value(action, arg_string)
+        except argparse.ArgumentError as exc:
+            if not isinstance(exc.__context__, BadValue):
+                raise
+            name = max(action.option_strings, key=len) if action.option_strings else (action.metavar or action.dest)
+            reason = str(exc.__context__)
+            raise ArgumentValueError(f"{name} {reason}" if reason.startswith("must ") else f"{name}: {reason}") \
+                from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         return int(args.func(args) or 0)
     except PlanValidationError as exc:
         print(f"greenwave: unsafe plan ({len(exc.issues)} problem{'s' if len(exc.issues) != 1 else ''}):",
@@ -67,6 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into head or similar: not an error
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        if exc.filename is None:  # not about a file the user named: a bug or the system, keep the traceback
+            raise
+        # a file the user named cannot be read or written (permissions, full disk, a folder in its place)
+        print(f"greenwave: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from traffic.cli.common import add_plan_arg, add_rule_args, add_scenario_arg, rules_from, scenario_with_plan
+from traffic.cli.common import (
+    add_plan_arg,
+    add_rule_args,
+    add_scenario_arg,
+    output_file,
+    rules_from,
+    scenario_with_plan,
+)
 from traffic.errors import PlanValidationError
 from traffic.scenario_io import load_plan_file, load_scenario
 
@@ -30,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_scenario_arg(export)
     add_plan_arg(export)
     add_rule_args(export)
-    export.add_argument("-o", "--output", required=True, metavar="TLS.add.xml", help="output file")
+    export.add_argument("-o", "--output", required=True, type=output_file(), metavar="TLS.add.xml",
+                        help="output file (its folder must exist)")
     export.add_argument("--program-id", default="greenwave",
                         help="programID of the written programs (default %(default)s); it must differ from the "
                              "net's own programs, which SUMO will not let an additional file redefine")

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from traffic.cli.common import float_in, output_file
 from traffic.errors import ScenarioError
 from traffic.scenario_io import builtin_scenarios, load_scenario, save_scenario, scenario_to_model
 from traffic.summary import describe_scenario
@@ -27,10 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--routes", nargs="+", default=[], metavar="ROUTES.rou.xml", help="SUMO route files")
     imp.add_argument("--additional", nargs="+", default=[], metavar="TLS.add.xml",
                      help="additional files with tlLogic programs")
-    imp.add_argument("-o", "--output", required=True, metavar="SCENARIO.json", help="where to write the scenario")
+    imp.add_argument("-o", "--output", required=True, type=output_file(), metavar="SCENARIO.json",
+                     help="where to write the scenario (its folder must exist)")
     imp.add_argument("--name", default=None, help="scenario name (default: the net file's name)")
-    imp.add_argument("--begin-s", type=float, default=None, help="start of the simulated window (default: demand)")
-    imp.add_argument("--end-s", type=float, default=None, help="end of the simulated window (default: demand)")
+    imp.add_argument("--begin-s", type=float_in(0.0, 1e9), default=None,
+                     help="start of the simulated window (default: demand)")
+    imp.add_argument("--end-s", type=float_in(0.0, 1e9), default=None,
+                     help="end of the simulated window (default: demand)")
     imp.add_argument("--route-group", action="append", default=None, metavar="NAME=PATTERN[,PATTERN...]",
                      help="a named group of routes for reporting (shell wildcards over route ids, e.g. "
                           "'EB_turning=EB_to_*'); repeatable. Default: one group per named route")

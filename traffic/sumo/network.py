@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from traffic.errors import ModelError, SumoFormatError
-from traffic.intersection import Intersection, Movement, Turn
+from traffic.intersection import Crossing, Intersection, Movement, Turn
 from traffic.network import Lane, Link, Network, Node, NodeKind
+from traffic.pedestrians import crossings_from_geometry
 from traffic.scenario_io import make_intersection
 from traffic.sumo.tls import SumoPhase, SumoProgram
 
@@ -77,7 +79,7 @@ def _convert(net: Any) -> SumoNet:
     links = [Link(id=e.getID(), from_node=e.getFromNode().getID(), to_node=e.getToNode().getID(),
                   name=e.getName() or "",
                   lanes=tuple(Lane(ln.getIndex(), ln.getLength(), ln.getSpeed(),
-                                   tuple(lane_use.get((e.getID(), ln.getIndex()), ())))
+                                   tuple(lane_use.get((e.getID(), ln.getIndex()), ())), float(ln.getWidth()))
                               for ln in e.getLanes()))
              for e in edges]
     unsignalised = [n for n in nodes if n.kind is NodeKind.PRIORITY]
@@ -204,8 +206,64 @@ def _intersection(net: Any, network: Network, tls_id: str, conns: list[Any],
         node_conflicts, node_yields = _right_of_way(net, node_id, conns, movement_of)
         conflicts |= node_conflicts
         yields |= node_yields
+    headings = {e: _heading_at_stop_line(net.getEdge(e)) for e in {c.getFrom().getID() for c in mine}}
     return make_intersection(network, tls_id, nodes, conflicts=frozenset(conflicts), yields=frozenset(yields),
-                             signal_links=tuple(signal_links))
+                             signal_links=tuple(signal_links),
+                             approach_headings_deg={e: h for e, h in headings.items() if h is not None},
+                             crossings=_crossings(net, network, nodes))
+
+
+def _crossings(net: Any, network: Network, nodes: tuple[str, ...]) -> tuple[Crossing, ...]:
+    """The pedestrian crossings of a traffic light.
+
+    A net that models pedestrians (it has ``<crossing>`` edges or sidewalks, lanes only pedestrians
+    may use) says where they cross: exactly its ``<crossing>`` edges at the light's nodes (their
+    lane's length, over the edges they cross), none where it has none. A net without pedestrians
+    gets the agency default: one crossing per leg from the geometry (``traffic.pedestrians``).
+    """
+    own = set(nodes)
+    found = []
+    for e in net.getEdges(withInternal=True):
+        if e.getFunction() != "crossing" or e.getFromNode().getID() not in own:
+            continue
+        crossed = tuple(sorted(c.getID() for c in e.getCrossingEdges() if c.getID() in network.links))
+        if crossed and e.getLanes():
+            found.append(Crossing(e.getID(), crossed, round(float(e.getLanes()[0].getLength()), 3)))
+    if found or _models_pedestrians(net):
+        return tuple(sorted(found, key=lambda c: c.id))
+    return crossings_from_geometry(network, nodes, network.movements_at(nodes))
+
+
+def _models_pedestrians(net: Any) -> bool:
+    return any(e.getFunction() == "crossing" for e in net.getEdges(withInternal=True)) or any(
+        ln.getPermissions() and set(ln.getPermissions()) <= {"pedestrian"}
+        for e in net.getEdges(withInternal=False) for ln in e.getLanes())
+
+
+HEADING_STRETCH_M = 20.0
+"""How far back from the stop line an approach's heading is measured (its lane shape's last stretch)."""
+
+
+def _heading_at_stop_line(edge: Any) -> float | None:
+    """Direction of travel (degrees from +x, counter-clockwise) over the last ``HEADING_STRETCH_M`` of the
+    edge's rightmost lane, where it reaches the junction; ``None`` for a degenerate shape."""
+    shape = [(float(x), float(y)) for x, y, *_ in edge.getLane(0).getShape()]
+    if len(shape) < 2:
+        return None
+    x1, y1 = shape[-1]
+    x0, y0 = shape[-2]
+    left = HEADING_STRETCH_M
+    for (ax, ay), (bx, by) in zip(reversed(shape[:-1]), reversed(shape[1:]), strict=True):
+        seg = math.hypot(bx - ax, by - ay)
+        if seg >= left:
+            f = left / seg
+            x0, y0 = bx - (bx - ax) * f, by - (by - ay) * f
+            break
+        x0, y0 = ax, ay
+        left -= seg
+    if math.hypot(x1 - x0, y1 - y0) < 1e-6:
+        return None
+    return math.degrees(math.atan2(y1 - y0, x1 - x0))
 
 
 def _right_of_way(net: Any, node_id: str, conns: list[Any], movement_of: dict[int, str]

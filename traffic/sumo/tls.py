@@ -185,7 +185,9 @@ def write_tls_additional(plans: Iterable[SignalPlan], intersections: dict[str, I
             lines.append(f"        <phase duration=\"{_num(ph.duration_s)}\" state=\"{ph.state}\"{name}/>")
         lines.append("    </tlLogic>")
     lines.append("</additional>")
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    from traffic.atomic_write import write_text_atomic
+
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def _num(x: float) -> str:
