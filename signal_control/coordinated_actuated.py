@@ -45,7 +45,8 @@ import numpy as np
 from traffic.checks import require
 from traffic.control import PlanClock, StageObservation
 from traffic.errors import ModelError
-from traffic.signal_plan import SignalPlan
+from traffic.pedestrians import may_walk
+from traffic.signal_plan import Phase, SignalPlan
 from traffic.stages import StageSet
 
 CONTROL_STEP_S = 1.0
@@ -84,6 +85,11 @@ class ActuatedParams:
     """The most vehicles on the arterial's advance stretch that still count as a gap between platoons."""
     free_max_green_s: float = 10.0
     """Longest green of a service between platoons (and of a green held past its force-off)."""
+    pedestrian_recall: bool = True
+    """Pedestrians are assumed at every crossing every cycle (no push buttons are modelled): a
+    non-coordinated stage in which a crossing walks that does not walk in the coordinated stage is
+    called in its window every cycle, vehicles or not, so no crossing waits more than a cycle. False:
+    such a stage is served only on a vehicle call (push-button crossings nobody pressed)."""
 
     def __post_init__(self) -> None:
         require(self, ("call_veh", "gap_veh", "yield_advance_s", "late_start_s", "free_arterial_veh",
@@ -115,6 +121,8 @@ class CoordinatedTiming:
     """Per stage, the movements green in it and not in the coordinated stage."""
     coordinated_movements: tuple[str, ...]
     start_s: float
+    pedestrian_call: np.ndarray
+    """Per stage, True where a crossing walks that does not walk in the coordinated stage."""
 
     @classmethod
     def of(cls, plan: SignalPlan, stages: StageSet, yield_advance_s: float = 0.0) -> CoordinatedTiming:
@@ -153,14 +161,22 @@ class CoordinatedTiming:
         clearance = stages.yellow_s + stages.all_red_s
         start = min(0.0, float(windows[:, 1].min()) - clearance) if len(windows) else 0.0
         mins = np.array([stages.min_green_of(k) for k in range(len(stages.stages))], float)
+        walks = [walking_crossings(s.protected, s.permissive, stages) for s in stages.stages]
+        pedestrian = np.array([bool(w - walks[coordinated]) for w in walks], bool)
         return cls(plan.cycle_s, coordinated, windows, clearance, mins, own,
-                   tuple(sorted(coord_moves)), start)
+                   tuple(sorted(coord_moves)), start, pedestrian)
+
+
+def walking_crossings(protected: frozenset[str], permissive: frozenset[str], stages: StageSet) -> frozenset[str]:
+    """Ids of the crossings of ``stages``' intersection that may walk while these movements are green."""
+    phase = Phase("", 0.0, 0.0, 0.0, protected, permissive)
+    return frozenset(c.id for c in stages.intersection.crossings if may_walk(phase, c, stages.intersection))
 
 
 def actuated_choice(position_s: float, current: int, coordinated: int, windows: np.ndarray, served: np.ndarray,
                     demand: np.ndarray, clearance_s: float, min_green_s: float | np.ndarray, call_veh: float,
                     gap_veh: float, late_start_s: float = 0.0, platoon_veh: float = np.inf,
-                    coordinated_moving: float = 0.0) -> tuple[int, int]:
+                    coordinated_moving: float = 0.0, pedestrian_call: np.ndarray | None = None) -> tuple[int, int]:
     """``(stage, window)``: the stage to show next at ``position_s`` in the cycle (``current`` to
     hold) and, when that starts a non-coordinated window, its row in ``windows`` (else -1).
 
@@ -169,7 +185,8 @@ def actuated_choice(position_s: float, current: int, coordinated: int, windows: 
     stage's own movements (``inf``: on recall, as with failed detectors); ``coordinated_moving``:
     vehicles moving toward the coordinated stage's stop lines, which hold it past its yield point
     while above ``platoon_veh`` and the called window keeps room for a step more; ``min_green_s``:
-    one minimum green for every stage, or one per stage.
+    one minimum green for every stage, or one per stage; ``pedestrian_call``: per stage, True where
+    pedestrians call it (it is then called whatever its vehicles).
     """
     n = windows.shape[0]
     after = 0
@@ -184,9 +201,11 @@ def actuated_choice(position_s: float, current: int, coordinated: int, windows: 
         stage, start, force_off = int(windows[i, 0]), windows[i, 1], windows[i, 2]
         if position_s < start - clearance_s - 1e-9:
             break  # before this window's yield point: the coordinated stage (or the current) holds
-        min_g = float(min_green_s[stage]) if np.ndim(min_green_s) else float(min_green_s)
+        min_g = float(min_green_s[stage]) if isinstance(min_green_s, np.ndarray) and min_green_s.ndim \
+            else float(min_green_s)
         room = position_s + clearance_s + min_g <= force_off + late_start_s + 1e-9
-        if not served[i] and stage != current and demand[stage] > call_veh and room:
+        called = demand[stage] > call_veh or (pedestrian_call is not None and pedestrian_call[stage])
+        if not served[i] and stage != current and called and room:
             platoon = current == coordinated and coordinated_moving > platoon_veh
             if platoon and position_s + late_start_s + clearance_s + min_g <= force_off + 1e-9:
                 return coordinated, -1  # the platoon's tail still arrives: yield at a later step
@@ -278,7 +297,7 @@ class CoordinatedActuatedController:
             stage, window = actuated_choice(position + shift, obs.stage, timing.coordinated, timing.windows, served,
                                             demand, timing.clearance_s, timing.min_green_s, p.call_veh, p.gap_veh,
                                             p.late_start_s, np.inf if p.platoon_veh is None else p.platoon_veh,
-                                            moving)
+                                            moving, timing.pedestrian_call if p.pedestrian_recall else None)
             if window >= 0:
                 served[window] = True
             elif not recall and p.free_range_m is not None and obs.approaching_veh:

@@ -58,6 +58,51 @@ def test_the_tail_of_a_platoon_holds_the_coordinated_stage_while_the_side_window
     assert with_platoon(30.0, moving_veh=2) == (1, 0), "the platoon has passed"
 
 
+def test_pedestrians_call_their_stage_every_cycle_without_vehicles():
+    def with_pedestrians(position_s, current, side_veh, called):
+        return actuated_choice(position_s, current, 0, WINDOWS, np.array([False]), np.array([0.0, side_veh]),
+                               CLEAR_S, MIN_GREEN_S, CALL, GAP, pedestrian_call=np.array([False, called]))
+
+    assert with_pedestrians(30.0, 0, side_veh=0, called=True) == (1, 0), "a crossing walks only in the side stage"
+    assert with_pedestrians(30.0, 0, side_veh=0, called=False) == (0, -1), "nobody calls: the arterial dwells"
+    assert with_pedestrians(38.0, 1, side_veh=0, called=True) == (0, -1), "no vehicles: gaps out (after its minimum)"
+
+
+def test_the_stage_where_a_crossing_walks_beside_the_coordinated_one_is_called_by_pedestrians(cross):
+    from traffic.stages import stage_sets
+
+    sets = stage_sets(list(cross.active_plan_set().values()), dict(cross.intersections))
+    timing = CoordinatedTiming.of(cross.active_plan_set()["C"], sets["C"])
+    names = [s.name for s in sets["C"].stages]
+    called = {n for n, c in zip(names, timing.pedestrian_call, strict=True) if c}
+    assert called == {"EW_through"}, "the crossings over the north and south legs walk with EW through only"
+    assert timing.min_green_s[names.index("EW_through")] >= 7.0 + 12.8 / 1.2 - 1e-9
+
+
+def test_with_pedestrian_recall_no_crossing_waits_more_than_a_cycle(cross):
+    """No vehicle ever calls EW: with pedestrian recall its stage (where people cross the NS road) is
+    still shown every cycle; without it (push buttons nobody pressed) it never is."""
+    from dataclasses import replace as dc_replace
+
+    from traffic.demand import Demand, Flow, FlowSlice
+
+    keep = [r for r in cross.demand.routes.values() if r.id.startswith(("N_", "S_"))]
+    flows = [Flow(r.id, (FlowSlice(0, 3600, 300.0),), route=r.id) for r in keep]
+    scenario = dc_replace(cross, demand=Demand.build(list(cross.demand.vehicle_types.values()), keep, flows))
+    ew = [s.name for s in stage_set_from_plan(cross.active_plan_set()["C"], cross.intersections["C"]).stages
+          ].index("EW_through")
+    sim, _ = _run(scenario, duration_s=900.0)
+    starts = _green_starts(sim, ew)
+    cycle_s = cross.active_plan_set()["C"].cycle_s
+    assert sorted({int(t // cycle_s) for t in starts}) == list(range(int(900.0 // cycle_s))), "once every cycle"
+    from traffic.stages import stage_sets
+
+    sets = stage_sets(list(cross.active_plan_set().values()), dict(cross.intersections))
+    quiet = CoordinatedActuatedController(sets, ActuatedParams(pedestrian_recall=False))
+    sim, _ = _run(scenario, actuated=quiet, duration_s=900.0)
+    assert _green_starts(sim, ew) == []
+
+
 def test_a_window_is_served_at_most_once_a_cycle():
     assert choose(36.0, 0, side_veh=4, served=True) == (0, -1)
 
