@@ -23,13 +23,15 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/greenwave demo
 
-## test: install everything the tests need and run the whole suite, then ruff
+## test: install everything the tests need, run ruff and mypy, then the whole suite
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 ## scenarios: re-import data/scenarios/*.json from the SUMO reference files (needs ../shared)
 scenarios: $(VENV)/.installed

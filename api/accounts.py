@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -93,7 +93,8 @@ def delete_user(db: Session, name: str, actor: str, now_s: float) -> None:
     user = get_user(db, name)
     _keep_an_admin(db, user, _is_enabled_admin(user), deleting=True)
     ended = revoke_user_sessions(db, user.id, now_s)
-    db.execute(UserSession.__table__.delete().where(UserSession.user_id == user.id))
+    db.execute(delete(UserSession).where(UserSession.user_id == user.id)
+               .execution_options(synchronize_session=False))  # a plain DELETE, as on the table
     db.delete(user)
     store.audit(db, now_s, actor, "user_delete", f"user/{name}", {"role": user.role},
                 {"sessions_ended": ended})

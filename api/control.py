@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from api import store
@@ -83,8 +83,10 @@ def set_mode(ctx: AppContext, session: Session, iid: str, mode: str, actor: str,
     if if_match is not None and if_match.strip() not in (f'"m{ctl.version}"', "*"):  # ETag: mode_version
         raise ApiError(412, f"mode of {iid!r} changed since you read it (now \"m{ctl.version}\")")
     before, version = ctl.mode, ctl.version
-    res = session.execute(update(Control).where(Control.intersection == iid, Control.version == version)
-                          .values(mode=mode, version=version + 1))
+    # typed as Result; an UPDATE's result is a CursorResult (rowcount)
+    res = cast("CursorResult[Any]", session.execute(update(Control)
+                                                    .where(Control.intersection == iid, Control.version == version)
+                                                    .values(mode=mode, version=version + 1)))
     if res.rowcount != 1:
         session.rollback()
         raise ApiError(409, f"mode of {iid!r} was changed concurrently; read it again")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -82,7 +82,7 @@ def camera_for_key(ctx: AppContext, key: str) -> Principal | None:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(role: Role) -> Callable[[Principal], Principal]:
+def require(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets users of ``role`` or above through and answers 403 to everyone else."""
 
     async def check(principal: CurrentPrincipal) -> Principal:

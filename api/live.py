@@ -227,7 +227,7 @@ class LiveState:
         return figures
 
     def _camera_health(self, iid: str, latest: dict[str, LatestInterval], t_s: float) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         cams = sorted({c for c, i in self.cameras.items() if i == iid} | set(latest))
         for cam in cams:
             li = latest.get(cam)

@@ -9,9 +9,9 @@ process and for changes made with the CLI while the server runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from api.db import User, UserSession
@@ -58,7 +58,8 @@ def revoke_user_sessions(db: Session, user_id: int, now_s: float, keep: str | No
                                       UserSession.expires_at > now_s)
     if keep is not None:
         query = query.where(UserSession.id != keep)
-    return db.execute(query.values(revoked_at=now_s)).rowcount
+    # Session.execute is typed as returning Result; for an UPDATE it is a CursorResult (rowcount)
+    return cast("CursorResult[Any]", db.execute(query.values(revoked_at=now_s))).rowcount
 
 
 def open_sessions(db: Session, now_s: float, user: str | None = None) -> list[dict[str, Any]]:

@@ -77,7 +77,7 @@ class IntervalAggregator:
         A partial last interval without any processed frame (the stream ended right after a
         boundary) is dropped rather than reported as a lost camera.
         """
-        done = []
+        done: list[IntervalCounts] = []
         while True:
             start = self.start_s + self._next * self.interval_s
             if end_s <= start + 1e-9:

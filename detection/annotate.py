@@ -47,7 +47,7 @@ class AnnotatedVideoWriter:
         import cv2
 
         self.path = Path(path)
-        fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
+        fourcc = cv2.VideoWriter.fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
         self._writer: Any = cv2.VideoWriter(str(self.path), fourcc, fps, frame_size_px)
         if not self._writer.isOpened():
             raise VideoSourceError(f"{path}: cannot write the annotated video here")

@@ -108,7 +108,8 @@ class CameraConfig:
                                         "x1,y1,x2,y2 with at least 32 px width and height")
         if not self.lines and not self.zones:
             raise CameraConfigError(f"camera {self.camera_id!r}: define at least one count line or zone")
-        names = [x.name for x in (*self.lines, *self.zones)]
+        marks: tuple[CountLine | CountZone, ...] = (*self.lines, *self.zones)
+        names = [x.name for x in marks]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise CameraConfigError(f"camera {self.camera_id!r}: duplicate line/zone name(s) {', '.join(dupes)}")

@@ -277,7 +277,7 @@ class _Matcher:
 
 
 def _out_hw(conv: Any, in_hw: tuple[int, ...]) -> tuple[int, int]:
-    return tuple((int(n) + 2 * p - d * (k - 1) - 1) // s + 1  # type: ignore[return-value]
+    return tuple((int(n) + 2 * p - d * (k - 1) - 1) // s + 1
                  for n, p, d, k, s in zip(in_hw, conv.padding, conv.dilation, conv.kernel_size, conv.stride,
                                           strict=True))
 

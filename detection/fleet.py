@@ -163,15 +163,17 @@ def _stop_check(name: str | None, every_s: float = 1.0) -> Callable[[], bool]:
     from distributed import Event
 
     event = Event(name)
-    state = {"checked": -float("inf"), "set": False}
+    checked_s = -float("inf")
+    stopped = False
 
     def check() -> bool:
+        nonlocal checked_s, stopped
         now = time.monotonic()
-        if not state["set"] and now - state["checked"] >= every_s:
-            state["checked"] = now
+        if not stopped and now - checked_s >= every_s:
+            checked_s = now
             with suppress(Exception):  # scheduler briefly unreachable: keep counting
-                state["set"] = bool(event.is_set())
-        return state["set"]
+                stopped = bool(event.is_set())
+        return stopped
 
     return check
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from detection.aggregation import IntervalAggregator
 from detection.annotate import AnnotatedVideoWriter, draw_overlay
@@ -307,7 +309,8 @@ def measure_costs_ms(source_path: str, detector: Detector, n_frames: int = 20) -
     import cv2
 
     cap = cv2.VideoCapture(source_path)
-    grab_ms, image = [], None
+    grab_ms: list[float] = []
+    image: NDArray[np.uint8] | None = None
     try:
         for _ in range(n_frames):
             t = time.perf_counter()
@@ -315,7 +318,8 @@ def measure_costs_ms(source_path: str, detector: Detector, n_frames: int = 20) -
                 break
             grab_ms.append(1000 * (time.perf_counter() - t))
             if image is None:
-                _, image = cap.retrieve()
+                _, frame = cap.retrieve()
+                image = cast("NDArray[np.uint8]", frame)  # a decoded video frame is 8-bit BGR
     finally:
         cap.release()
     detect_ms = []

@@ -63,7 +63,7 @@ def _optimize(args: argparse.Namespace) -> int:
         raise OptimizerError("--plot needs a corridor of two or more signals")
     if args.out:
         save_plan_file(result.plans, args.out)
-    if args.plot:
+    if args.plot and result.corridor is not None:  # a plot without a corridor is refused above
         from signal_control.tsd import plot_time_space
 
         plot_time_space(result.corridor, result.plans, args.plot)

@@ -105,10 +105,10 @@ def build_corridor(scenario: Scenario, nodes: Sequence[str], speed_factor: float
         back = [lk for lk in net.outgoing(b) if lk.to_node == a]
         if not fwd or not back:
             raise OptimizerError(f"corridor: signals {ids[k]!r} and {ids[k + 1]!r} are not joined by links both ways")
-        mo, mi = net.movements[out_mv[k]], net.movements[in_mv[k + 1]]
-        t_out.append(fwd[0].length_m / (fwd[0].speed_m_s * speed_factor) + mo.internal_time_s)
-        t_in.append(back[0].length_m / (back[0].speed_m_s * speed_factor) + mi.internal_time_s)
-        pos.append(pos[-1] + fwd[0].length_m + mo.internal_length_m)
+        m_out, m_in = net.movements[out_mv[k]], net.movements[in_mv[k + 1]]
+        t_out.append(fwd[0].length_m / (fwd[0].speed_m_s * speed_factor) + m_out.internal_time_s)
+        t_in.append(back[0].length_m / (back[0].speed_m_s * speed_factor) + m_in.internal_time_s)
+        pos.append(pos[-1] + fwd[0].length_m + m_out.internal_length_m)
     return Corridor(tuple(ids), tuple(out_mv), tuple(in_mv), tuple(pos), tuple(t_out), tuple(t_in))
 
 

@@ -10,6 +10,7 @@ from typing import Literal
 
 from signal_control.errors import OptimizerError
 from traffic.counts import IntervalCounts
+from traffic.demand import Flow, Trip
 from traffic.scenario import Scenario
 
 
@@ -119,7 +120,7 @@ def _from_scenario(scenario: Scenario, window_s: tuple[float, float] | None) -> 
     veh: dict[str, float] = {}
     pcu: dict[str, float] = {}
     net = scenario.network
-    items: list[tuple[object, float]] = []
+    items: list[tuple[Flow | Trip, float]] = []
     for flow in scenario.demand.flows:
         n = sum(s.flow_veh_h * max(0.0, min(end, s.end_s) - max(begin, s.begin_s)) / 3600.0 for s in flow.slices)
         items.append((flow, n))
@@ -127,8 +128,8 @@ def _from_scenario(scenario: Scenario, window_s: tuple[float, float] | None) -> 
     for item, n in items:
         if n <= 0:
             continue
-        factor = scenario.demand.pcu(item.vehicle_type)  # type: ignore[attr-defined]
-        for a, b in itertools.pairwise(scenario.route_links(item)):  # type: ignore[arg-type]
+        factor = scenario.demand.pcu(item.vehicle_type)
+        for a, b in itertools.pairwise(scenario.route_links(item)):
             m = net.movement_between(a, b)
             if m is None:
                 continue

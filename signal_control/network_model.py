@@ -21,6 +21,9 @@ from traffic.pedestrians import phase_min_greens_s
 from traffic.scenario import Scenario
 from traffic.signal_plan import SignalPlan
 
+_F64 = NDArray[np.float64]
+_I64 = NDArray[np.int64]
+
 
 @dataclass
 class NetworkArrays:
@@ -55,7 +58,7 @@ class NetworkArrays:
     yellow_used: float
     stop_penalty_s: float
 
-    def kernel_args(self) -> tuple:
+    def kernel_args(self) -> tuple[_F64, _I64, _I64, _I64, _F64, _F64, _F64, _I64, _I64, _F64, _I64, _F64]:
         return (self.inters, self.ph_ptr, self.st_sig, self.st_mask, self.sat, self.ext, self.flow,
                 self.fd_ptr, self.fd_src, self.fd_frac, self.fd_shift, self.fd_disp)
 
@@ -142,8 +145,8 @@ def build_arrays(scenario: Scenario, plans: Mapping[str, SignalPlan], demand: Ma
     # per signal: its own streams, then the streams they feed
     feeds_to: dict[int, set[int]] = {}
     for j in range(len(streams)):
-        for f in range(fd_ptr[j], fd_ptr[j + 1]):
-            feeds_to.setdefault(fd_src[f], set()).add(j)
+        for feed in range(fd_ptr[j], fd_ptr[j + 1]):
+            feeds_to.setdefault(fd_src[feed], set()).add(j)
     aff_ptr, aff_idx = [0], []
     for k in range(len(signals)):
         own = [j for j in range(len(streams)) if st_sig[j] == k]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from traffic.demand import Demand, Flow, FlowSlice
-from traffic.intersection import Movement, Turn
+from traffic.intersection import Intersection, Movement, Turn
 from traffic.network import Lane, Link, Network, Node, NodeKind
 from traffic.scenario import Scenario
 from traffic.scenario_io import make_intersection
@@ -75,7 +75,7 @@ def make_grid_scenario(n: int, demand_veh_h: float | None = None, seed: int = 1,
             if turn is None:
                 continue
             mid = f"{a}_{b}>{b}_{c}"
-            from_lanes = (0,)
+            from_lanes: tuple[int, ...] = (0,)
             if nl == 2:
                 from_lanes = (0,) if turn is Turn.RIGHT else (1,) if turn is Turn.LEFT else (0, 1)
             to_lanes = (0,) if turn is Turn.RIGHT or lanes_of[(b, c)] == 1 else \
@@ -92,7 +92,8 @@ def make_grid_scenario(n: int, demand_veh_h: float | None = None, seed: int = 1,
         lm = lane_moves.get((a, b), {})
         links.append(Link(f"{a}_{b}", a, b, tuple(Lane(k, length, SPEED_M_S, tuple(lm.get(k, ()))) for k in range(nl))))
     net = Network.build(nodes, links, movements)
-    intersections, plans = {}, {}
+    intersections: dict[str, Intersection] = {}
+    plans: dict[str, dict[str, SignalPlan]] = {}
     for i in range(n):
         for j in range(n):
             nid = name(i, j)
@@ -125,7 +126,7 @@ def _turn(side: str, b: tuple[float, float], c: tuple[float, float]) -> Turn | N
     return None
 
 
-def _intersection(net: Network, nid: str, pos: dict) -> object:
+def _intersection(net: Network, nid: str, pos: dict) -> Intersection:
     moves = net.movements_at([nid])
     side = {m.id: _side(pos[net.links[m.from_link].from_node], pos[nid]) for m in moves}
     conflicts, yields = set(), set()

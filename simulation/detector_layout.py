@@ -108,8 +108,8 @@ def detector_layout(scenario: Scenario, intersections: Sequence[str], range_m: f
             if lane_shares:
                 link_shares: dict[str, float] = {}
                 for _, shares in lane_shares:
-                    for m, share in shares:
-                        link_shares[m] = link_shares.get(m, 0.0) + share / len(lane_shares)
+                    for mid, share in shares:
+                        link_shares[mid] = link_shares.get(mid, 0.0) + share / len(lane_shares)
                 rows += _upstream(net, feeders, link_id, range_m - link.length_m, tuple(link_shares.items()), set(),
                                   name)
         approach[iid] = tuple(rows)

@@ -4,6 +4,7 @@ every interval as ``IntervalCounts``, the same type the video counter produces."
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 from traffic.counts import Health, IntervalCounts
@@ -11,6 +12,8 @@ from traffic.pcu import scenario_pcu
 from traffic.signal_plan import SignalPlan
 
 if TYPE_CHECKING:
+    import simpy
+
     from simulation.engine import Simulation
     from simulation.lanes import LaneServer
     from simulation.model import MoveState, Vehicle
@@ -34,7 +37,7 @@ class DetectorBank:
         if iid is not None:
             self._counts[iid][mv.id][v.vclass] += 1
 
-    def _tick(self):
+    def _tick(self) -> Generator[simpy.Event, None, None]:
         sim = self.sim
         env = sim.env
         start = env.now
@@ -49,8 +52,8 @@ class DetectorBank:
                     counts.setdefault(m, {})
                 queues: dict[str, float] = defaultdict(float)
                 for lane in sim.lanes_of_intersection[iid]:
-                    for group in {mv.lane_group.get(lane.index) for mv in sim.moves.values()
-                                  if lane in mv.lanes} - {None}:
+                    for group in {mv.lane_group[lane.index] for mv in sim.moves.values()
+                                  if lane in mv.lanes and lane.index in mv.lane_group}:
                         queues[group.split("/", 1)[1]] += lane.queued(now)
                 emitted[iid] = IntervalCounts(source=f"sim:{iid}", intersection=iid, start_s=start,
                                               duration_s=now - start, counts=counts, queues_veh=dict(queues),

@@ -6,11 +6,13 @@ import itertools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 import simpy
 
 from simulation.detectors import DetectorBank
+from simulation.junction_rules import install_junction_rules
 from simulation.lanes import JunctionSlot, LaneServer
 from simulation.model import LinkState, MoveState, Vehicle, VehicleLog
 from simulation.params import DEFAULT_PARAMS, SimParams
@@ -19,6 +21,7 @@ from simulation.signals import SignalTimer
 from simulation.stage_control import StageControl, StageControlSpec, StageTimer
 from traffic.control import Controller, SignalState
 from traffic.counts import IntervalCounts
+from traffic.demand import Flow, Trip
 from traffic.errors import ModelError, PlanValidationError
 from traffic.network import JAM_SPACING_M
 from traffic.plan_validation import (
@@ -56,8 +59,8 @@ def signals_to_run_issues(scenario: Scenario, stage_control: StageControlSpec | 
             plan = scenario.active_plan(iid)
             issues += conflict_issues(plan, inter) if rules is None else validate_plan(plan, inter, rules)
     for iid, stages in staged.items():
-        inter = scenario.intersections.get(iid)
-        if inter is not None and stages.intersection != inter:
+        known = scenario.intersections.get(iid)
+        if known is not None and stages.intersection != known:
             issues.append(f"{iid!r}: the stage set is for another intersection than the scenario's")
         elif rules is None:
             issues += [i for k, st in enumerate(stages.stages)
@@ -178,13 +181,16 @@ class Simulation:
             for g in inter.lane_groups:
                 stats = self._group_stats[f"{iid}/{g.id}"]
                 for mid in g.movements:
-                    for lane in g.lanes:
-                        self.moves[mid].lane_group[lane] = f"{iid}/{g.id}"
-                        self.moves[mid].lane_stats[lane] = stats
+                    for index in g.lanes:
+                        self.moves[mid].lane_group[index] = f"{iid}/{g.id}"
+                        self.moves[mid].lane_stats[index] = stats
             for a, b in sorted(inter.yields):
                 self.moves[a].priority.append(self.moves[b])
+        # zipper, all-way stop and rail crossing nodes: their own rules instead of gap acceptance
+        turn_nodes = install_junction_rules(self)
         for a, b in sorted(net.yields):  # unsignalised junctions: minor gives way to major, always
-            self.moves[a].priority.append(self.moves[b])
+            if not turn_nodes or net.movements[a].node not in turn_nodes:
+                self.moves[a].priority.append(self.moves[b])
         for mv in self.moves.values():
             self._prepare_fast_internal(mv)
         if p.junction_storage_veh > 0:
@@ -209,12 +215,15 @@ class Simulation:
         # one insertion queue per entry link and first movement: a vehicle waiting for room in one
         # lane does not hold back vehicles bound for another
         pending: dict[tuple[str, str], list[tuple[float, int, int, str]]] = defaultdict(list)
-        for fi, item in enumerate((*d.flows, *d.trips)):
+        sources: tuple[Flow | Trip, ...] = (*d.flows, *d.trips)
+        for fi, item in enumerate(sources):
             self.flow_names.append(item.id)
-            items_od.append((item.origin, item.destination) if item.route is None and self.router else None)
+            origin, destination = item.origin, item.destination
+            od = (origin, destination) if origin is not None and destination is not None else None
+            items_od.append(od if item.route is None and self.router else None)
             links = sc.route_links(item)
             ri = self._route_id(links, item.route)
-            times = item.arrival_times_s(rng) if hasattr(item, "slices") else np.array([item.depart_s])
+            times = item.arrival_times_s(rng) if isinstance(item, Flow) else np.array([item.depart_s])
             times = times[(times >= sc.begin_s) & (times < sc.end_s)]
             first_move = self.route_moves[ri][0].id if self.route_moves[ri] else ""
             for t in times:
@@ -247,8 +256,13 @@ class Simulation:
         if ri is None:
             ri = self.route_index[links] = len(self.route_moves)
             net = self.scenario.network
-            self.route_moves.append(tuple(self.moves[net.movement_between(a, b).id]
-                                          for a, b in itertools.pairwise(links)))
+            moves = []
+            for a, b in itertools.pairwise(links):
+                m = net.movement_between(a, b)
+                if m is None:
+                    raise ModelError(f"route {name or list(links)!r}: no movement from {a!r} to {b!r}")
+                moves.append(self.moves[m.id])
+            self.route_moves.append(tuple(moves))
             self.route_lanes.append(lane_choices(net.movements, self.route_moves[-1], self.params.lane_change_s)
                                     if self._connected else None)
             self.route_names.append(name)
@@ -301,7 +315,7 @@ class Simulation:
         return lanes if lanes is not None else v.moves[leg].lanes
 
     def next_lane(self, v: Vehicle, *, first: bool = False, force: bool = False,
-                  from_lane: int | None = None) -> LaneServer | bool | None:
+                  from_lane: int | None = None) -> LaneServer | Literal[False] | None:
         """The lane ``v`` will queue in on its next link: the least loaded of its candidate lanes
         there (``candidate_lanes``) that has room; ``None`` on the last link of its route (no stop
         line); ``False`` when every such lane is full (the vehicle must wait: spillback). ``force``
@@ -312,7 +326,7 @@ class Simulation:
         tables = self.route_lanes[v.route]  # candidate_lanes, inlined: called once per stop-line crossing
         lanes = v.moves[leg].lanes if tables is None else \
             (tables[leg].get(None if first else from_lane) or v.moves[leg].lanes)
-        best: LaneServer | bool = False
+        best: LaneServer | Literal[False] = False
         for lane in lanes:
             if (best is False or lane.occupancy < best.occupancy) and \
                     (force or lane.occupancy < lane.capacity or lane.stored(self.env.now) < lane.capacity):
@@ -333,7 +347,7 @@ class Simulation:
             v.stop_arrival_s = arrive
             self.on_last_link[v.vid] = (v, link)
             ev = self.env.timeout(arrive - self.env.now)
-            ev.callbacks.append(lambda _e, v=v, link=link: self._finish(v, link))
+            ev.callbacks.append(lambda _e: self._finish(v, link))
             return
         mv = v.moves[v.leg]
         lane.occupancy += 1
@@ -385,7 +399,7 @@ class Simulation:
     def leave_lane(self, lane: LaneServer, v: Vehicle, mv: MoveState, now: float, into_slot: bool) -> None:
         """The head vehicle crosses the stop line (into the junction, or into its waiting slot)."""
         delay = now - v.stop_arrival_s
-        if delay > self._stop_threshold_s:
+        if delay > self._stop_threshold_s or (mv.rule is not None and mv.rule.full_stop):
             v.stops += 1
             if delay > self._stop_go_loss_s:
                 v.wait_s += delay - self._stop_go_loss_s

@@ -101,6 +101,15 @@ class LaneServer:
                     t_go += params.startup_s
             else:  # unsignalised: a movement with priority streams always gives way
                 t_go, go_end, permissive, waited = t, math.inf, bool(mv.priority), False
+                rule = mv.rule
+                if rule is not None:  # zipper, all-way stop, rail crossing: decide again when it may go
+                    free_at = rule.free_at(sim, v, self, mv, t)
+                    if free_at > now:
+                        self.sleeping_until = free_at
+                        with contextlib.suppress(simpy.Interrupt):
+                            yield env.timeout(free_at - now)
+                        self.sleeping_until = -math.inf
+                        continue
             if t_go > now:
                 if t_go == math.inf or t_go >= go_end:
                     # not served by the plan in force, or a window shorter than the start-up time

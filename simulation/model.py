@@ -11,8 +11,10 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from simulation.junction_rules import JunctionRule
     from simulation.lanes import JunctionSlot, LaneServer
     from simulation.signals import SignalTimer
+    from simulation.stage_control import StageTimer
 
 
 class LinkState:
@@ -47,6 +49,7 @@ class MoveState:
         "lane_stats",
         "lanes",
         "priority",
+        "rule",
         "slot",
         "timer",
         "to_link",
@@ -54,7 +57,8 @@ class MoveState:
     )
 
     def __init__(self, move_id: str, from_link: LinkState, to_link: LinkState, turn: str, headway_s: float,
-                 internal_length_m: float, internal_speed_m_s: float, timer: SignalTimer | None) -> None:
+                 internal_length_m: float, internal_speed_m_s: float,
+                 timer: SignalTimer | StageTimer | None) -> None:
         self.id = move_id
         self.from_link = from_link
         self.to_link = to_link
@@ -66,6 +70,7 @@ class MoveState:
         self.lanes: list[LaneServer] = []
         self.priority: list[MoveState] = []  # movements this one yields to
         self.slot: JunctionSlot | None = None
+        self.rule: JunctionRule | None = None  # zipper, all-way stop, rail crossing: simulation.junction_rules
         self.lane_group: dict[int, str] = {}  # lane index -> lane group id
         self.lane_stats: dict[int, list[float]] = {}  # lane index -> its lane group's accumulators
         # free-flow time through the junction is fast_a / sf + fast_b * sf for a vehicle with speed

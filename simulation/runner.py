@@ -12,6 +12,7 @@ from simulation.engine import PlanDecider, Simulation, check_signals_to_run
 from simulation.metrics import combine_seeds, run_metrics
 from simulation.params import DEFAULT_PARAMS, SimParams
 from simulation.stage_control import StageControlSpec
+from traffic.control import Controller
 from traffic.plan_validation import DEFAULT_RULES, ValidationRules
 from traffic.scenario import Scenario
 
@@ -33,7 +34,7 @@ class SimulationResult:
 
 def simulate(scenario: Scenario, seed: int = 1, params: SimParams = DEFAULT_PARAMS, *,
              duration_s: float | None = None, detector_interval_s: float | None = None,
-             controller: PlanDecider | None = None,
+             controller: PlanDecider | Controller | None = None,
              progress: Callable[[float], None] | None = None,
              stage_control: StageControlSpec | None = None,
              rules: ValidationRules | None = DEFAULT_RULES) -> SimulationResult:

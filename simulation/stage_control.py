@@ -52,6 +52,7 @@ class StageTimer:
         if head.settled:
             green = stage.green_movements
         else:  # clearing: only the movements green in both stages keep their green
+            assert head.target is not None  # a head that is not settled is clearing to its target
             green = stage.green_movements & head.stages.stages[head.target].green_movements
         self._green_since = {m: self._green_since.get(m, now_s) for m in green}
         self._green = green
@@ -77,12 +78,13 @@ class StageTimer:
                 return since, self.locked_until_s, permissive, True
             return t_s, self.locked_until_s, permissive, False
         head = self.head
-        if not head.settled and movement in head.stages.stages[head.target].green_movements:
+        target = head.target
+        if not head.settled and target is not None and movement in head.stages.stages[target].green_movements:
             at = head.interval_end_s
             if head.interval is Interval.YELLOW:
-                at += head.stages.clearance(head.stage, head.target).all_red_s
-            return max(at, t_s), max(at, t_s) + head.stages.min_green_of(head.target), \
-                movement in head.stages.stages[head.target].permissive, True
+                at += head.stages.clearance(head.stage, target).all_red_s
+            return max(at, t_s), max(at, t_s) + head.stages.min_green_of(target), \
+                movement in head.stages.stages[target].permissive, True
         return math.inf, math.inf, False, True
 
 

@@ -124,14 +124,15 @@ def run_sumo(config: Path, scenario: Scenario, seed: int,
         args = ["sumo", "-c", str(config), "--seed", str(seed), "--time-to-teleport", "-1",
                 "--tripinfo-output", str(tripinfo), "--tripinfo-output.write-unfinished",
                 "--no-step-log", "--no-warnings", *extra_args]
-        layouts = None
-        if controlled:
+        control = None
+        if controller_factory is not None and stage_sets:  # a controller without stage sets is refused above
             controller = controller_factory(stage_sets)
             layouts, more = install_detectors(scenario, stage_sets, controller, detector_range_m, Path(d))
             args += more
+            control = (controller, stage_sets, layouts)
         ls.start(args)
         try:
-            stats = _loop(ls, scenario, controller, stage_sets, layouts, control_step_s, trace) if layouts \
+            stats = _loop(ls, scenario, *control, control_step_s, trace) if control \
                 else _run_fixed(ls, scenario.end_s)
         finally:
             ls.close()

@@ -152,7 +152,8 @@ class Demand:
         object.__setattr__(self, "flows", tuple(self.flows))
         object.__setattr__(self, "trips", tuple(self.trips))
         seen: set[str] = set()
-        for item in (*self.flows, *self.trips):
+        items: tuple[Flow | Trip, ...] = (*self.flows, *self.trips)
+        for item in items:
             kind = "flow" if isinstance(item, Flow) else "trip"
             if item.id in seen:
                 raise ModelError(f"duplicate flow/trip id {item.id!r}")

@@ -13,8 +13,8 @@ class FrozenMap(dict):
     def _readonly(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("this mapping is read-only")
 
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
-    __ior__ = _readonly  # type: ignore[assignment]
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly
+    __ior__ = _readonly
 
     def __reduce__(self) -> tuple[type, tuple[dict]]:
         return (type(self), (dict(self),))

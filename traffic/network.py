@@ -28,10 +28,20 @@ DEFAULT_LANE_WIDTH_M = 3.2
 
 
 class NodeKind(StrEnum):
-    """What happens at a node."""
+    """What happens at a node.
+
+    ``PRIORITY``: movements give way by ``Network.yields`` (gap acceptance). ``ZIPPER`` and
+    ``ALLWAY_STOP``: the conflicting movements (``Network.yields``, both ways) take turns: at a zipper
+    the merging streams alternate, at an all-way stop every vehicle stops at the line and the
+    approaches are served first come, first served. ``RAIL_CROSSING``: the road movements yield to
+    the rail movements (``Network.yields``), and the crossing closes while a train approaches and passes.
+    """
 
     SIGNAL = "signal"
     PRIORITY = "priority"
+    ZIPPER = "zipper"
+    ALLWAY_STOP = "allway_stop"
+    RAIL_CROSSING = "rail_crossing"
     BOUNDARY = "boundary"
 
 
@@ -132,7 +142,8 @@ class Network:
     ``graph`` is a networkx ``MultiDiGraph`` of nodes with one edge per link (key = link id).
     ``yields`` holds the right of way at unsignalised nodes: ordered pairs ``(a, b)`` of movements
     at one such node where ``a`` gives way to ``b`` (minor road to major road, right before left;
-    from SUMO's ``response`` bits). Signalised nodes keep theirs in their ``Intersection``.
+    from SUMO's ``response`` bits; at zipper and all-way stop nodes every conflicting pair both ways, as
+    SUMO's bits say: ``NodeKind``). Signalised nodes keep theirs in their ``Intersection``.
     """
 
     nodes: Mapping[str, Node]

@@ -72,7 +72,8 @@ class Scenario:
                 self.network.check_route(route.links)
             except ModelError as exc:
                 raise ModelError(f"route {route.id!r}: {exc}") from None
-        for item in (*self.demand.flows, *self.demand.trips):
+        items: tuple[Flow | Trip, ...] = (*self.demand.flows, *self.demand.trips)
+        for item in items:
             for attr in ("origin", "destination"):
                 link = getattr(item, attr)
                 if link is not None and link not in self.network.links:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -13,7 +15,7 @@ from traffic import schema as S
 from traffic.compatibility import opposing_approaches
 from traffic.demand import Arrivals, Demand, Flow, FlowSlice, Route, Trip
 from traffic.errors import ModelError, ScenarioError
-from traffic.intersection import Crossing, Intersection, LaneGroup, Movement, build_lane_groups
+from traffic.intersection import Crossing, Intersection, LaneGroup, Movement, Turn, build_lane_groups
 from traffic.network import Lane, Link, Network, Node, NodeKind
 from traffic.pedestrians import crossings_from_geometry
 from traffic.scenario import Scenario
@@ -137,12 +139,12 @@ def network_from_model(nm: S.NetworkModel) -> Network:
                   lanes=tuple(Lane(ln.index, ln.length_m, ln.speed_m_s, tuple(ln.movements), ln.width_m)
                               for ln in lk.lanes))
              for lk in nm.links]
-    movements = [Movement(id=m.id, node=m.node, from_link=m.from_link, to_link=m.to_link, turn=m.turn,
+    movements = [Movement(id=m.id, node=m.node, from_link=m.from_link, to_link=m.to_link, turn=Turn(m.turn),
                           from_lanes=tuple(m.from_lanes), to_lanes=tuple(m.to_lanes),
                           internal_length_m=m.internal_length_m, internal_speed_m_s=m.internal_speed_m_s,
-                          lane_pairs=tuple(tuple(p) for p in m.lane_pairs))
+                          lane_pairs=tuple((a, b) for a, b in m.lane_pairs))
                  for m in nm.movements]
-    return Network.build(nodes, links, movements, yields=[tuple(p) for p in nm.yields])
+    return Network.build(nodes, links, movements, yields=[(a, b) for a, b in nm.yields])
 
 
 def make_intersection(network: Network, iid: str, nodes: tuple[str, ...], *,
@@ -191,7 +193,7 @@ def scenario_from_model(model: S.ScenarioModel) -> Scenario:
         intersections[im.id] = make_intersection(
             network, im.id, tuple(im.nodes),
             conflicts=frozenset(frozenset(p) for p in im.conflicts),
-            yields=frozenset(tuple(p) for p in im.yields),
+            yields=frozenset((a, b) for a, b in im.yields),
             signal_links=tuple(im.signal_links),
             saturation_flow_veh_h=im.saturation_flow_veh_h,
             yield_controlled=frozenset(im.yield_controlled),
@@ -208,7 +210,8 @@ def scenario_from_model(model: S.ScenarioModel) -> Scenario:
         active[im.id] = im.active_plan
     return Scenario(name=model.name, description=model.description, network=network,
                     intersections=intersections, plans=plans, active_plans=active,
-                    demand=demand_from_model(model.demand), route_groups=model.route_groups,
+                    demand=demand_from_model(model.demand),
+                    route_groups={k: tuple(v) for k, v in model.route_groups.items()},
                     begin_s=model.begin_s, end_s=model.end_s)
 
 
@@ -248,12 +251,12 @@ def scenario_to_model(sc: Scenario) -> S.ScenarioModel:
         movements=[S.MovementModel(id=m.id, node=m.node, from_link=m.from_link, to_link=m.to_link,
                                    turn=m.turn.value, from_lanes=list(m.from_lanes), to_lanes=list(m.to_lanes),
                                    internal_length_m=m.internal_length_m, internal_speed_m_s=m.internal_speed_m_s,
-                                   lane_pairs=[tuple(p) for p in m.lane_pairs])
+                                   lane_pairs=[(a, b) for a, b in m.lane_pairs])
                    for m in net.movements.values()],
         yields=sorted(net.yields))
     intersections = [
         S.IntersectionModel(
-            id=i.id, nodes=list(i.nodes), conflicts=sorted(tuple(sorted(p)) for p in i.conflicts),
+            id=i.id, nodes=list(i.nodes), conflicts=sorted((a, b) for a, b in map(sorted, i.conflicts)),
             yields=sorted(i.yields), signal_links=list(i.signal_links), yield_controlled=sorted(i.yield_controlled),
             saturation_flow_veh_h={g.id: g.saturation_flow_veh_h for g in i.lane_groups
                                    if g.saturation_flow_veh_h is not None},
@@ -283,5 +286,5 @@ def _crossings_model(sc: Scenario, inter: Intersection) -> list[S.CrossingModel]
     return [S.CrossingModel(id=c.id, links=list(c.links), length_m=c.length_m) for c in inter.crossings]
 
 
-def _fields(obj: object) -> dict[str, object]:
-    return {name: getattr(obj, name) for name in obj.__slots__}  # type: ignore[attr-defined]
+def _fields(obj: VehicleType) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}

@@ -6,13 +6,13 @@ dataclasses. Unknown fields are rejected so that a typo is an error, not a silen
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCENARIO_FORMAT = "greenwave-scenario"
-PLAN_FORMAT = "greenwave-plan"
-FORMAT_VERSION = 1
+SCENARIO_FORMAT: Final = "greenwave-scenario"
+PLAN_FORMAT: Final = "greenwave-plan"
+FORMAT_VERSION: Final = 1
 
 NonNeg = Field(ge=0)
 
@@ -23,7 +23,7 @@ class _Strict(BaseModel):
 
 class NodeModel(_Strict):
     id: str = Field(min_length=1)
-    kind: Literal["signal", "priority", "boundary"]
+    kind: Literal["signal", "priority", "zipper", "allway_stop", "rail_crossing", "boundary"]
     x_m: float = 0.0
     y_m: float = 0.0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -46,7 +47,8 @@ async def feed(websocket: WebSocket, token: str = "") -> None:
             if receiver is None:
                 receiver = asyncio.ensure_future(websocket.receive_text())
             getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({receiver, getter}, timeout=SESSION_RECHECK_S,
+            waiting: set[asyncio.Future[Any]] = {receiver, getter}
+            done, _ = await asyncio.wait(waiting, timeout=SESSION_RECHECK_S,
                                          return_when=asyncio.FIRST_COMPLETED)
             if not done:
                 getter.cancel()

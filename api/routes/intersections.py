@@ -14,10 +14,11 @@ from api.schemas import ModeIn, ModeOut
 
 router = APIRouter(tags=["intersections"])
 
-STATUS_DOC = {200: {"description": "live status: plan and phase in force, time in cycle, pending activation, "
-                                   "last interval's counts, per lane group flow, v/c, delay, LOS and queue, "
-                                   "camera health, controller mode; ETag for If-Match on activate/rollback",
-                    "content": {"application/json": {"schema": {"type": "object"}}}}}
+STATUS_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"description": "live status: plan and phase in force, time in cycle, pending activation, "
+                         "last interval's counts, per lane group flow, v/c, delay, LOS and queue, "
+                         "camera health, controller mode; ETag for If-Match on activate/rollback",
+          "content": {"application/json": {"schema": {"type": "object"}}}}}
 
 
 def _check(ctx: Ctx, iid: str) -> None:
@@ -88,7 +89,7 @@ def corridor(ctx: Ctx, request: Request, _: Viewer) -> dict[str, Any]:
     rows = []
     for iid, pos, out_m, in_m in zip(cached["intersections"], cached["positions_m"], cached["outbound"],
                                      cached["inbound"], strict=True):
-        rec, _ = ctx.live.in_force(iid, now)
+        rec, _pending = ctx.live.in_force(iid, now)
         rows.append({"intersection": iid, "position_m": pos, "plan": rec.name, "cycle_s": rec.plan.cycle_s,
                      "offset_s": rec.plan.offset_s, "outbound": _windows(rec.plan, out_m),
                      "inbound": _windows(rec.plan, in_m)})

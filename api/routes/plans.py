@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Header, Query, Response, status
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api import control, store
@@ -30,7 +30,8 @@ from traffic.scenario_io import plan_from_model
 from traffic.signal_plan import SignalPlan
 
 router = APIRouter(tags=["plans"])
-REJECTED = {422: {"model": PlanRejected, "description": "unsafe plan: every issue names the phase and movement"}}
+REJECTED: dict[int | str, dict[str, Any]] = {
+    422: {"model": PlanRejected, "description": "unsafe plan: every issue names the phase and movement"}}
 IfMatch = Annotated[str | None, Header(description="ETag from a previous read")]
 
 
@@ -189,8 +190,9 @@ def put_schedule(iid: str, body: ScheduleIn, ctx: Ctx, db: DB, response: Respons
     before = json.loads(row.body) if row else []
     if row is None:
         db.add(Schedule(intersection=iid, body=json.dumps(entries), version=1))
-    elif db.execute(update(Schedule).where(Schedule.intersection == iid, Schedule.version == version)
-                    .values(body=json.dumps(entries), version=version + 1)).rowcount != 1:
+    elif cast("CursorResult[Any]",  # typed as Result; an UPDATE's result is a CursorResult (rowcount)
+              db.execute(update(Schedule).where(Schedule.intersection == iid, Schedule.version == version)
+                         .values(body=json.dumps(entries), version=version + 1))).rowcount != 1:
         db.rollback()
         raise ApiError(409, f"schedule of {iid!r} was changed concurrently")
     store.audit(db, ctx.now(), who.name, "schedule", f"intersection/{iid}", before, entries)

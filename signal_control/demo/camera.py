@@ -27,7 +27,7 @@ def feed_from_video(video: str, camera_config: str, scenario: Scenario, model: s
     camera = load_camera_config(camera_config)
     inter = scenario.intersections.get(camera.intersection or "")
     if inter is None:
-        raise ModelError(f"camera {camera.camera!r}: its intersection ({camera.intersection!r}) is not a signal of "
+        raise ModelError(f"camera {camera.camera_id!r}: its intersection ({camera.intersection!r}) is not a signal of "
                          f"{scenario.name!r} ({', '.join(scenario.intersections)})")
     source = open_source(video)
     detector = YoloDetector(model)
@@ -35,6 +35,6 @@ def feed_from_video(video: str, camera_config: str, scenario: Scenario, model: s
     run = CountingPipeline(camera, detector, settings).run(source)
     keys = {k for c in run.intervals for k in c.counts}
     if run.intervals and not keys & set(inter.movements):
-        raise ModelError(f"camera {camera.camera!r}: its count keys {sorted(keys)[:5]} name no movement of "
+        raise ModelError(f"camera {camera.camera_id!r}: its count keys {sorted(keys)[:5]} name no movement of "
                          f"{inter.id} ({', '.join(sorted(inter.movements)[:6])}, ...)")
     return CameraFeed(inter.id, tuple(run.intervals))

@@ -137,7 +137,7 @@ def run_demo(config: DemoConfig, progress: Callable[[str], None] | None = None) 
     combined = {}
     for kind, rs in runs.items():
         blocks = [{"metrics": r.metrics, "lane_groups": [], "route_groups": {}} for r in rs]
-        c = combine_seeds(blocks) if len(blocks) > 1 else {"metrics": blocks[0]["metrics"], "sd": None}
+        c: dict[str, Any] = combine_seeds(blocks) if len(blocks) > 1 else {"metrics": blocks[0]["metrics"], "sd": None}
         combined[kind] = {"metrics": c["metrics"], "sd": (c["sd"] or {}).get("metrics")}
     return DemoResult(scenario, config, best, corridor, combined, runs)
 

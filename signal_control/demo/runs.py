@@ -19,7 +19,7 @@ from signal_control.coordinated_actuated import ActuatedParams
 from simulation.engine import Simulation
 from simulation.metrics import run_metrics
 from simulation.stage_control import StageControlSpec
-from traffic.control import Controller, SignalState
+from traffic.control import Controller, SignalState, StageController
 from traffic.counts import IntervalCounts
 from traffic.errors import ModelError
 from traffic.plan_validation import validate_plan
@@ -139,9 +139,9 @@ def actuated_spec(scenario: Scenario, params: ActuatedParams,
     from traffic.stages import stage_sets
 
     sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections))
-    controller = CoordinatedActuatedController(sets, params)
+    controller: StageController = CoordinatedActuatedController(sets, params)
     if outage is not None:
-        controller = _BlindDuring(controller, outage)  # type: ignore[assignment]
+        controller = _BlindDuring(controller, outage)
     return StageControlSpec(controller, sets, control_step_s=CONTROL_STEP_S, detector_range_m=DETECTOR_RANGE_M)
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from traffic.errors import SumoFormatError
 from traffic.network import NodeKind
 from traffic.sumo import import_sumo, import_sumocfg
 
@@ -102,7 +101,9 @@ def test_right_before_left_built_by_netconvert(sumo, tmp_path):
 
 
 @pytest.mark.sumo
-@pytest.mark.parametrize("junction_type", ["allway_stop", "zipper"])
-def test_junction_types_not_modelled_are_a_clear_error(sumo, tmp_path, junction_type):
-    with pytest.raises(SumoFormatError, match=f"junction 'C' has type '{junction_type}'.*supported unsignalised"):
-        import_sumo(_net(tmp_path, sumo, junction_type))
+@pytest.mark.parametrize("junction_type, kind", [("allway_stop", NodeKind.ALLWAY_STOP), ("zipper", NodeKind.ZIPPER)])
+def test_junction_types_that_take_turns_import(sumo, tmp_path, junction_type, kind):
+    """Once refused: SUMO's bits make every conflicting movement give way to every other (both ways)."""
+    net = import_sumo(_net(tmp_path, sumo, junction_type)).network
+    assert net.nodes["C"].kind is kind
+    assert "S_C>C_N" in net.yields_at("W_C>C_E") and "W_C>C_E" in net.yields_at("S_C>C_N")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from traffic.pedestrians import crossings_from_geometry
 from traffic.scenario_io import make_intersection
 from traffic.sumo.tls import SumoPhase, SumoProgram
 
+logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SumoNet:
@@ -75,40 +77,74 @@ def _convert(net: Any) -> SumoNet:
         key = (c.getFrom().getID(), c.getFromLane().getIndex())
         if movement_of[id(c)] not in lane_use[key]:
             lane_use[key].append(movement_of[id(c)])
-    nodes = [_node(n) for n in net.getNodes()]
+    nodes = [_node(n, programs) for n in net.getNodes()]
     links = [Link(id=e.getID(), from_node=e.getFromNode().getID(), to_node=e.getToNode().getID(),
                   name=e.getName() or "",
                   lanes=tuple(Lane(ln.getIndex(), ln.getLength(), ln.getSpeed(),
                                    tuple(lane_use.get((e.getID(), ln.getIndex()), ())), float(ln.getWidth()))
                               for ln in e.getLanes()))
              for e in edges]
-    unsignalised = [n for n in nodes if n.kind is NodeKind.PRIORITY]
     yields: set[tuple[str, str]] = set()
-    for node in unsignalised:
-        _check_junction_type(net.getNode(node.id))
-        yields |= _right_of_way(net, node.id, conns, movement_of)[1]
+    approximated: dict[str, list[str]] = defaultdict(list)
+    for node in nodes:
+        kind = net.getNode(node.id).getType()
+        if node.kind is NodeKind.SIGNAL:
+            if kind in APPROXIMATED_JUNCTIONS:
+                approximated[kind].append(node.id)
+            continue
+        if node.kind is NodeKind.BOUNDARY:
+            continue
+        if kind not in MODELLED_JUNCTIONS:
+            approximated[kind].append(node.id)
+        node_yields = _right_of_way(net, node.id, conns, movement_of)[1]
+        if node.kind is NodeKind.PRIORITY:  # give way by gap acceptance: a pair giving way both ways cannot
+            node_yields = {(a, b) for a, b in node_yields if (b, a) not in node_yields}  # (unknown types)
+        yields |= node_yields
+    for kind, ids in sorted(approximated.items()):
+        how = APPROXIMATED_JUNCTIONS.get(kind, "approximated by the net's right of way (its foes/response bits)")
+        logger.warning("greenwave: warning: %d SUMO junction%s of type %r (%s%s): %s", len(ids),
+                       "s" if len(ids) > 1 else "", kind, ", ".join(repr(i) for i in ids[:3]),
+                       ", ..." if len(ids) > 3 else "", how)
     network = Network.build(nodes, links, movements, yields)
+    signal_ids = {n.id for n in nodes if n.kind is NodeKind.SIGNAL}
     intersections = {tls_id: _intersection(net, network, tls_id, conns, movement_of)
-                     for tls_id in sorted({v[0] for v in tls_of.values()})}
+                     for tls_id in sorted({v[0] for v in tls_of.values()})
+                     if tls_id in programs and _tls_nodes(conns, tls_id) <= signal_ids}
     return SumoNet(network, intersections, {k: v for k, v in programs.items() if k in intersections})
 
 
-SUPPORTED_JUNCTIONS = {
+MODELLED_JUNCTIONS = {
     "priority": "minor roads give way to the major road (the net's foes/response)",
     "right_before_left": "each approach gives way to the one on its right (the net's foes/response)",
     "left_before_right": "each approach gives way to the one on its left (the net's foes/response)",
-    "priority_stop": "approximated as priority: minor roads give way but do not stop first",
     "unregulated": "no rules: every movement goes",
+    "zipper": "the merging streams take turns (first come, first served, then alternately)",
+    "allway_stop": "every vehicle stops at the line; conflicting approaches are served first come, first served",
+    "rail_crossing": "road traffic crosses freely, except from shortly before a train reaches the crossing "
+                     "until shortly after it passed",
+    "traffic_light": "the signal's program",
+    "dead_end": "the network's boundary",
+    "internal": "part of a junction",
 }
-"""Unsignalised SUMO junction types the importer maps to yield rules, and how."""
+"""SUMO junction types Greenwave's simulator models, and how."""
+
+APPROXIMATED_JUNCTIONS = {
+    "priority_stop": "approximated as 'priority': minor roads give way but do not stop first",
+    "rail_signal": "not a road signal: approximated by the net's right of way (trains are not held by it)",
+    "traffic_light_unregulated": "the signal runs its program, and green movements never give way to each other "
+                                 "(as in SUMO, which writes no conflicts for it: plan validation cannot check them)",
+    "traffic_light_right_on_red": "approximated as 'traffic_light': right turns on red (state 's') wait for "
+                                  "their green",
+}
+"""SUMO junction types Greenwave approximates (one warning per type on import); any other type is
+approximated by the net's right of way."""
+
+SUPPORTED_JUNCTIONS = {**MODELLED_JUNCTIONS, **APPROXIMATED_JUNCTIONS}
+"""Every SUMO junction type the importer names (others are approximated by their foes/response bits too)."""
 
 
-def _check_junction_type(node: Any) -> None:
-    kind = node.getType()
-    if kind in SUPPORTED_JUNCTIONS or kind in ("dead_end", "internal"):
-        return
-    raise ModelError(f"junction {node.getID()!r} has type {kind!r}, which Greenwave's simulator does not model "
-                     f"(supported unsignalised types: {', '.join(sorted(SUPPORTED_JUNCTIONS))})")
+def _tls_nodes(conns: list[Any], tls_id: str) -> set[str]:
+    return {c.getFrom().getToNode().getID() for c in conns if c.getTLSID() == tls_id}
 
 
 def _connections(edges: list[Any], edge_ids: set[str]) -> list[Any]:
@@ -126,7 +162,9 @@ def _programs(net: Any) -> dict[str, list[SumoProgram]]:
     for tls in net.getTrafficLights():
         progs = []
         for pid, prog in tls.getPrograms().items():
-            phases = tuple(SumoPhase(float(ph.duration), ph.state, ph.name or "") for ph in prog.getPhases())
+            # right on red ('s', traffic_light_right_on_red) is approximated as red: APPROXIMATED_JUNCTIONS
+            phases = tuple(SumoPhase(float(ph.duration), ph.state.replace("s", "r"), ph.name or "")
+                           for ph in prog.getPhases())
             progs.append(SumoProgram(tls.getID(), pid, float(prog._offset), phases, prog._type))
         out[tls.getID()] = progs
     return out
@@ -143,14 +181,18 @@ def _signature(c: Any, programs: dict[str, list[SumoProgram]]) -> tuple[str, ...
                  for ph in prog.phases)
 
 
-def _node(n: Any) -> Node:
+_TURN_TAKING = {"zipper": NodeKind.ZIPPER, "allway_stop": NodeKind.ALLWAY_STOP,
+                "rail_crossing": NodeKind.RAIL_CROSSING}
+
+
+def _node(n: Any, programs: dict[str, list[SumoProgram]]) -> Node:
     kind = n.getType()
-    if kind.startswith("traffic_light"):
+    if kind.startswith("traffic_light") and any(c.getTLSID() in programs for c in n.getConnections()):
         k = NodeKind.SIGNAL
     elif kind == "dead_end" or not n.getIncoming() or not n.getOutgoing():
         k = NodeKind.BOUNDARY
     else:
-        k = NodeKind.PRIORITY
+        k = _TURN_TAKING.get(kind, NodeKind.PRIORITY)
     x, y = n.getCoord()[:2]
     return Node(n.getID(), k, float(x), float(y))
 

@@ -151,7 +151,8 @@ def _vtype(el: ET.Element, motorcycle_pcu: float) -> VehicleType:
 
 def _speed_factor(el: ET.Element) -> tuple[float, float | None]:
     raw = el.get("speedFactor")
-    dev = float(el.get("speedDev")) if el.get("speedDev") is not None else None
+    raw_dev = el.get("speedDev")
+    dev = float(raw_dev) if raw_dev is not None else None
     if raw is None:
         return 1.0, dev
     m = _NORMC.match(raw)
