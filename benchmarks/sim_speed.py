@@ -7,7 +7,13 @@ simulates 1 h (SUMO ``--end 3600``). Wall time is the median of ``--reps`` runs,
 process; Greenwave's includes loading the scenario JSON and building the model, not the Python
 interpreter's start and imports (reported apart as ``import_s``). Also measures 10 seeds in series against ``--jobs 2``.
 
+Start-up, whole processes as a user runs them (``startup`` in the JSON): ``greenwave --help`` and
+``greenwave simulate grid --seeds 1 --json`` against ``sumo --mesosim`` on the reference 5x5 grid, wall and
+CPU time (user + system of the child process), median of ``--reps`` runs, with the ratios. ``--baseline-tree DIR``
+times the same Greenwave commands from another checkout too (e.g. an export of an older commit), side by side.
+
     python benchmarks/sim_speed.py [--reps 3] [--with-micro-20x20] [--out benchmarks/results/sim_speed.json]
+    python benchmarks/sim_speed.py --startup-only --reps 10 [--baseline-tree /tmp/old-checkout]
 """
 
 from __future__ import annotations
@@ -81,6 +87,91 @@ def run_sumo(net: Path, routes: Path, meso: bool, outputs: str = "trips", seed: 
         return {"wall_s": time.perf_counter() - t0}
 
 
+def _timed_process(cmd: list[str], cwd: Path | None = None) -> dict:
+    """Wall and CPU time (user + system) of one whole child process; its output is discarded."""
+    before = os.times()
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    wall = time.perf_counter() - t0
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return {"wall_s": wall, "cpu_s": cpu}
+
+
+def _median_processes(cmds: dict[str, tuple[list[str], Path | None]], reps: int) -> dict[str, dict]:
+    """Median wall and CPU time of each command, run in turn (round robin, so that a change in the machine's load
+    falls on all of them alike) after one warm-up run each (bytecode and file caches, as for a user's second run)."""
+    runs: dict[str, list[dict]] = {key: [] for key in cmds}
+    for rep in range(reps + 1):
+        for key, (cmd, cwd) in cmds.items():
+            r = _timed_process(cmd, cwd)
+            if rep:
+                runs[key].append(r)
+    return {key: {"wall_s": statistics.median(r["wall_s"] for r in rs),
+                  "cpu_s": statistics.median(r["cpu_s"] for r in rs), "walls_s": [round(r["wall_s"], 4) for r in rs]}
+            for key, rs in runs.items()}
+
+
+def greenwave_cmd(tree: Path | None = None) -> tuple[list[str], Path | None]:
+    """The ``greenwave`` console script beside this Python, or ``python -m traffic.cli.main`` run inside ``tree``
+    (another checkout, whose packages then come first on the path)."""
+    script = Path(sys.executable).parent / "greenwave"
+    if tree is None and script.exists():
+        return [str(script)], None
+    return [sys.executable, "-m", "traffic.cli.main"], (tree or REPO)
+
+
+def startup(reps: int, baseline_tree: Path | None = None) -> dict:
+    """Whole processes: ``greenwave --help``, ``greenwave simulate grid --seeds 1 --json`` and SUMO meso on the
+    reference 5x5 grid (1 h, seed 1), with Greenwave / SUMO ratios of wall and CPU time."""
+    trees = {"greenwave": None} | ({"baseline": baseline_tree} if baseline_tree else {})
+    cmds: dict[str, tuple[list[str], Path | None]] = {}
+    for label, tree in trees.items():
+        cmd, cwd = greenwave_cmd(tree)
+        cmds[f"{label}/help"] = ([*cmd, "--help"], cwd)
+        cmds[f"{label}/simulate_grid"] = ([*cmd, "simulate", "grid", "--seeds", "1", "--json"], cwd)
+    net, rou = REF_SUMO / "scenarios" / "grid.net.xml", REF_SUMO / "scenarios" / "grid.rou.xml"
+    have_sumo = sumo_bin("sumo") is not None and net.exists()
+    with tempfile.TemporaryDirectory(prefix="gw_startup_") as tmp:
+        if have_sumo:
+            for outputs in ("bare", "trips"):
+                cmds[f"sumo_meso_{outputs}"] = (
+                    [sumo_bin("sumo") or "sumo", "-n", str(net), "-r", str(rou), "--end", "3600", "--step-length", "1",
+                     "--seed", "1", "--no-step-log", "--no-warnings", "--mesosim", "--meso-junction-control",
+                     *(a.format(tmp=tmp) for a in SUMO_OUTPUTS[outputs])], None)
+        timed = _median_processes(cmds, reps)
+    out: dict = {}
+    for key, r in timed.items():
+        label, _, what = key.partition("/")
+        if what:
+            out.setdefault(label, {})[what] = r
+        else:
+            out[label] = r
+    if have_sumo:
+        for label in trees:
+            sim = out[label]["simulate_grid"]
+            out[label]["ratio_to_sumo_meso"] = {
+                f"{outputs}_{what}": sim[what] / out[f"sumo_meso_{outputs}"][what]
+                for outputs in ("bare", "trips") for what in ("wall_s", "cpu_s")}
+    return out
+
+
+def print_startup(res: dict) -> None:
+    for label in ("baseline", "greenwave"):
+        if label not in res:
+            continue
+        g = res[label]
+        print(f"start-up ({label}): greenwave --help {g['help']['wall_s']:.3f} s wall, {g['help']['cpu_s']:.3f} s CPU; "
+              f"simulate grid --seeds 1 --json {g['simulate_grid']['wall_s']:.3f} s wall, "
+              f"{g['simulate_grid']['cpu_s']:.3f} s CPU")
+        for key, ratio in g.get("ratio_to_sumo_meso", {}).items():
+            print(f"    simulate grid / SUMO meso ({key.replace('_', ' ', 1)}) = {ratio:.2f}")
+    for outputs in ("bare", "trips"):
+        r = res.get(f"sumo_meso_{outputs}")
+        if r:
+            print(f"    sumo --mesosim grid ({outputs}) {r['wall_s']:.3f} s wall, {r['cpu_s']:.3f} s CPU")
+
+
 def median_of(fn, reps: int) -> dict:
     runs = [fn() for _ in range(reps)]
     best = dict(runs[0])
@@ -127,8 +218,22 @@ def main() -> int:
     ap.add_argument("--with-micro-20x20", action="store_true", help="also time SUMO micro on 20x20 (about 6 min)")
     ap.add_argument("--cases", default="grid5_d3000,grid20_d38000", help="comma-separated cases to time")
     ap.add_argument("--no-parallel", action="store_true", help="skip the 10-seed --jobs comparison")
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "sim_speed.json"))
+    ap.add_argument("--startup-only", action="store_true", help="time only the whole-process start-up comparison")
+    ap.add_argument("--baseline-tree", type=Path, default=None,
+                    help="another checkout whose greenwave start-up is timed beside this one")
+    ap.add_argument("--out", default=None,
+                    help="JSON results (default benchmarks/results/sim_speed.json; with --startup-only, "
+                         "sim_startup.json)")
     args = ap.parse_args()
+    results = REPO / "benchmarks" / "results"
+    if args.startup_only:
+        res = startup(args.reps, args.baseline_tree)
+        print_startup(res)
+        out = Path(args.out or results / "sim_startup.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"reps": args.reps, "startup": res}, indent=1) + "\n")
+        print(f"wrote {out}")
+        return 0
     have_sumo = sumo_bin("sumo") is not None and REF_SUMO.is_dir()
     if not have_sumo:
         print("SUMO or the reference scenarios are missing: timing Greenwave alone")
@@ -156,12 +261,14 @@ def main() -> int:
             if mode.startswith("sumo"):
                 print(f"    {mode:22s} {r['wall_s']:7.2f} s   Greenwave / SUMO = {g['wall_s'] / r['wall_s']:.2f}")
         sys.stdout.flush()
+    result["startup"] = startup(args.reps, args.baseline_tree)
+    print_startup(result["startup"])
     if not args.no_parallel:
         par = parallel_seeds()
         result["parallel_seeds_grid5"] = par
         print(f"10 seeds of the 5x5 grid: serial {par['serial_s']:.2f} s, --jobs 2 {par['jobs2_s']:.2f} s "
               f"(speed-up {par['speedup']:.2f}x), identical results: {par['identical_results']}")
-    out = Path(args.out)
+    out = Path(args.out or results / "sim_speed.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {out}")

@@ -8,12 +8,17 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from detection.config import CameraConfig, load_camera_config, parse_line_arg
-from detection.detector import DEFAULT_MODEL
 from detection.errors import CameraConfigError
 from traffic.cli.common import int_in, output_file, positive_float, require_extra
+
+if TYPE_CHECKING:
+    from detection.config import CameraConfig
+
+# detection.detector.DEFAULT_MODEL, written out so that building the parser does not import numpy (a test checks
+# that they agree)
+DEFAULT_MODEL = "yolo11n.pt"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,6 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def camera_from_args(args: argparse.Namespace) -> CameraConfig:
+    from detection.config import CameraConfig, load_camera_config, parse_line_arg
+
     if args.config:
         return load_camera_config(args.config)
     return CameraConfig("cli", tuple(parse_line_arg(text, i + 1) for i, text in enumerate(args.line)))

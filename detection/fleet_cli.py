@@ -13,12 +13,19 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from detection.batching import MAX_BATCH_SIZE, MAX_WAIT_LIMIT_MS, BatchSettings
 from detection.errors import CameraConfigError
 from traffic.cli.common import jobs_arg, max_jobs, require_extra
 from traffic.errors import TrafficError
+
+if TYPE_CHECKING:
+    from detection.batching import BatchSettings
+
+# detection.batching's limits, written out for --help so that building the parser does not import numpy (a test
+# checks that they agree)
+MAX_BATCH_SIZE = 256
+MAX_WAIT_LIMIT_MS = 10_000.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -93,6 +100,8 @@ def _batch(args: argparse.Namespace, from_file: BatchSettings | None) -> BatchSe
     Raises:
         CameraConfigError: a batch size or wait out of range, or a wait without batching.
     """
+    from detection.batching import MAX_BATCH_SIZE, MAX_WAIT_LIMIT_MS, BatchSettings
+
     if args.no_batch:
         return None
     if args.batch_size is None and from_file is None:

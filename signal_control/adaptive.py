@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from signal_control.errors import OptimizerError
 from signal_control.movement_demand import movement_demand
@@ -40,6 +40,10 @@ from traffic.errors import ModelError
 from traffic.plan_validation import DEFAULT_RULES, ValidationRules, check_plan
 from traffic.scenario import Scenario
 from traffic.signal_plan import SignalPlan
+
+ABOVE_CAPACITY = replace(SUMO_MICRO, above_capacity=True)
+"""The adaptive controller's default: SUMO-micro saturation flows, and demand above capacity served with
+maximum-throughput plans (queue balancing) instead of refused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +63,17 @@ class AdaptiveParams:
     """Healthy intervals needed to leave failsafe."""
     min_network_flow_veh_h: float = 300.0
     """What "the other intersections flow" means for the stuck-at-zero check."""
-    webster: WebsterParams = SUMO_MICRO
+    webster: WebsterParams = ABOVE_CAPACITY
     """Saturation flows and lost times the optimiser plans with."""
     min_gain: float = 0.03
     """Smallest predicted relative gain (performance index, same demand) worth a plan change; 0 always changes."""
+    queue_clear_s: float | None = 900.0
+    """Demand is what the detectors counted plus the queue left at the end of the interval, to be cleared
+    over this many seconds (the counts are departures: a movement given too little green is counted at
+    the flow it was served, and would never get more); None: counts alone."""
+    corridor: tuple[str, ...] | None = None
+    """The signals to coordinate, outbound order (default: the optimiser's busiest straight chain, or no
+    coordination where none exists)."""
 
     def __post_init__(self) -> None:
         require(self, ("reoptimize_every_s", "smoothing_horizon_s", "capacity_factor", "min_network_flow_veh_h"),
@@ -71,6 +82,8 @@ class AdaptiveParams:
             raise ModelError(f"max_step (={self.max_step}) must be between 0 and 1")
         if not 0 <= self.min_gain < 1:
             raise ModelError(f"min_gain (={self.min_gain}) must be in [0, 1)")
+        if self.queue_clear_s is not None and not self.queue_clear_s > 0:
+            raise ModelError(f"queue_clear_s (={self.queue_clear_s}) must be > 0 or None")
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,10 +214,29 @@ class AdaptiveController:
             if iid in bad or self.modes.get(iid) != "adaptive":
                 continue  # keep the last good estimate of an intersection whose data is bad
             alpha = 1.0 - math.exp(-c.duration_s / self.params.smoothing_horizon_s)
+            queued = self._queued_pcu_h(iid, c)
             for m in self.scenario.intersections[iid].movements:
-                q = c.flow_pcu_h(m)
+                q = c.flow_pcu_h(m) + queued.get(m, 0.0)
                 old = self._smoothed.get(m)
                 self._smoothed[m] = q if old is None else old + alpha * (q - old)
+
+    def _queued_pcu_h(self, iid: str, c: IntervalCounts) -> dict[str, float]:
+        """Per movement, the flow (PCU/h) that clears its share of its lane groups' queues at the end of
+        the interval within ``params.queue_clear_s`` (shares in proportion to the movements' counts)."""
+        horizon = self.params.queue_clear_s
+        if horizon is None or not c.queues_veh:
+            return {}
+        out: dict[str, float] = {}
+        for group in self.scenario.intersections[iid].lane_groups:
+            queue = c.queues_veh.get(group.id, 0.0)
+            if queue <= 0:
+                continue
+            counted = {m: c.flow_pcu_h(m) for m in group.movements}
+            total = sum(counted.values())
+            for m, q in counted.items():
+                share = q / total if total > 0 else 1.0 / len(counted)
+                out[m] = out.get(m, 0.0) + share * queue * 3600.0 / horizon
+        return out
 
     def _optimise(self, now_s: float, signals: Mapping[str, SignalState]) -> dict[str, SignalPlan]:
         demand = dict(self._smoothed)
@@ -212,7 +244,8 @@ class AdaptiveController:
         # corridor stays on one common cycle and the adaptive signals stay coordinated among themselves
         fallback = [self.time_of_day_plan(iid, now_s).cycle_s for iid, m in self.modes.items() if m == "failsafe"]
         try:
-            result = optimize(self.scenario, self.params.method, counts=demand, webster=self.params.webster,
+            result = optimize(self.scenario, self.params.method, corridor=self.params.corridor, counts=demand,
+                              webster=self.params.webster,
                               cycle_s=fallback[0] if fallback else None, name=f"adaptive@{now_s:.0f}",
                               rules=self.rules)
         except OptimizerError as exc:

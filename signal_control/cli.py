@@ -6,8 +6,7 @@ import argparse
 import json
 import math
 
-from traffic.cli.common import output_file, positive_float
-from traffic.plan_validation import ValidationRules
+from traffic.cli.common import DEFAULT_MAX_CYCLE_S, output_file, positive_float
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--corridor", metavar="NODES", default=None,
                    help="comma-separated signals of the arterial in outbound order (default: the busiest "
                         "straight chain)")
-    max_cycle_s = ValidationRules().max_cycle_s
+    max_cycle_s = DEFAULT_MAX_CYCLE_S
     p.add_argument("--cycle-s", type=positive_float(max_cycle_s), default=None,
                    help=f"impose a common cycle (> 0 and <= {max_cycle_s:g} s, the safety rules' maximum)")
     p.add_argument("--keep-splits", action="store_true", help="keep the active plans' cycle and greens; offsets only")

@@ -199,10 +199,16 @@ def actuated_choice(position_s: float, current: int, coordinated: int, windows: 
     # the first later window whose stage is called and can still get its minimum green
     for i in range(after, n):
         stage, start, force_off = int(windows[i, 0]), windows[i, 1], windows[i, 2]
-        if position_s < start - clearance_s - 1e-9:
-            break  # before this window's yield point: the coordinated stage (or the current) holds
         min_g = float(min_green_s[stage]) if isinstance(min_green_s, np.ndarray) and min_green_s.ndim \
             else float(min_green_s)
+        if position_s < start - clearance_s - 1e-9:
+            min_coord = float(min_green_s[coordinated]) if isinstance(min_green_s, np.ndarray) \
+                and min_green_s.ndim else float(min_green_s)
+            if current == coordinated or start - clearance_s - position_s >= clearance_s + min_coord:
+                break  # before this window's yield point: the coordinated stage (or the current) holds
+            # a non-coordinated stage ended early and the coordinated one could not get its minimum
+            # green before this window: start the window now rather than skip it (the old early return
+            # to the coordinated stage pushed this window past its last start: starved every cycle)
         room = position_s + clearance_s + min_g <= force_off + late_start_s + 1e-9
         called = demand[stage] > call_veh or (pedestrian_call is not None and pedestrian_call[stage])
         if not served[i] and stage != current and called and room:

@@ -119,14 +119,17 @@ def optimize(scenario: Scenario, method: Method = "delay", corridor: Sequence[st
     base = scenario.active_plan_set()
     if method == "webster":
         return _webster_only(scenario, base, demand, webster, name, rules)
-    cor = None
-    if len(scenario.intersections) >= 2:
-        nodes = list(corridor) if corridor else find_corridor(scenario, demand)
-        cor = build_corridor(scenario, nodes, band.speed_factor)
-    elif corridor:
-        raise OptimizerError(f"scenario {scenario.name!r} has one signal: nothing to coordinate")
+    cor, no_corridor = None, None
+    if corridor:
+        if len(scenario.intersections) < 2:
+            raise OptimizerError(f"scenario {scenario.name!r} has one signal: nothing to coordinate")
+        cor = build_corridor(scenario, list(corridor), band.speed_factor)
+    elif len(scenario.intersections) >= 2:
+        cor, no_corridor = _automatic_corridor(scenario, demand, band)
     pb = _Problem(scenario, base, demand, webster, band, delay, cor, method, keep_splits, name)
     candidates, warnings = _candidate_cycles(pb, cycle_s)
+    if no_corridor:
+        warnings.append(no_corridor)
     pi, plans, arrays, tried = _search_cycles(pb, candidates)
     for iid, p in plans.items():
         check_plan(p, scenario.intersections[iid], rules)
@@ -142,6 +145,16 @@ def optimize(scenario: Scenario, method: Method = "delay", corridor: Sequence[st
                               mean_delay, tuple(warnings), tried)
 
 
+def _automatic_corridor(scenario: Scenario, demand: Mapping[str, MovementFlow], band: BandwidthParams
+                        ) -> tuple[Corridor | None, str | None]:
+    """The busiest straight chain of signals, or None and why where there is none (a real network's
+    chains may run straight one way only): the plans then share a cycle, offsets from the delay search."""
+    try:
+        return build_corridor(scenario, find_corridor(scenario, demand), band.speed_factor), None
+    except OptimizerError as exc:
+        return None, f"no corridor to coordinate ({exc}): no green-wave bands"
+
+
 def _candidate_cycles(pb: _Problem, cycle_s: float | None) -> tuple[list[float], list[str]]:
     """Common cycles to try, and the Webster warnings (over-saturation) met on the way."""
     if pb.keep_splits:
@@ -155,6 +168,8 @@ def _candidate_cycles(pb: _Problem, cycle_s: float | None) -> tuple[list[float],
     c_web = max(r.plan.cycle_s for r in own)
     if cycle_s:
         return [cycle_s], warnings
+    if any(r.ratios.total_y >= 1.0 for r in own):
+        return [c_web], warnings  # demand above capacity: the longest cycle carries the most
     if pb.method == "bandwidth":
         return [_best_band_cycle(pb, c_web) if pb.corridor is not None else c_web], warnings
     lo = max(pb.webster.min_cycle_s, round(0.8 * c_web))

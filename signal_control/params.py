@@ -76,6 +76,11 @@ class WebsterParams:
     saturation: SaturationFlows = field(default_factory=SaturationFlows)
     timing: TimingParams = field(default_factory=TimingParams)
     pedestrians: PedestrianRules | None = HCM_PEDESTRIANS
+    above_capacity: bool = False
+    """Demand above capacity (Y >= 1): False refuses it (``InfeasibleDemandError``: no fixed-time plan
+    can serve it); True gives the maximum-throughput plan: the longest cycle (the least lost time per
+    hour), greens in proportion to the critical flow ratios (equal degrees of saturation: every queue
+    grows at the same relative rate, none starves), with a warning."""
 
     def __post_init__(self) -> None:
         _positive(self, "min_cycle_s", "max_cycle_s", "oversaturation_y")

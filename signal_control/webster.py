@@ -4,7 +4,8 @@ C0 = (1.5 L + 5) / (1 - Y) (Webster 1958), with L the total lost time and Y the 
 critical flow ratios, bounded to [min, max] cycle; effective greens share C - L in proportion to
 the critical y, displayed greens keep every phase's yellow and all-red. When Y >= 0.9 the plan is
 over-saturated: the longest allowed cycle, greens balanced on v/c (equal degrees of saturation),
-and a warning. Y >= 1 cannot be served and raises :class:`InfeasibleDemandError`.
+and a warning. Y >= 1 cannot be served and raises :class:`InfeasibleDemandError`, unless
+``WebsterParams.above_capacity``: then the same maximum-throughput plan (queues grow, balanced).
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def webster_plan(network: Network, inter: Intersection, plan: SignalPlan, demand
         PlanValidationError: the result breaks a safety rule (it should not).
     """
     ratios = phase_ratios(network, inter, plan, demand, params)
-    if ratios.total_y >= 1.0:
+    if ratios.total_y >= 1.0 and not params.above_capacity:
         crit = ", ".join(f"{g} y={v:.2f}" for g, v in zip(ratios.critical_group, ratios.y, strict=True) if g)
         raise InfeasibleDemandError(f"intersection {inter.id!r}: flow ratios sum to Y={ratios.total_y:.2f} >= 1, "
                                     f"no fixed-time plan can serve it (critical: {crit})")
@@ -153,7 +154,8 @@ def webster_plan(network: Network, inter: Intersection, plan: SignalPlan, demand
     warnings: list[str] = []
     if over:
         warnings.append(f"intersection {inter.id!r}: over-saturated (Y={ratios.total_y:.2f} >= "
-                        f"{params.oversaturation_y}); longest cycle {params.max_cycle_s:g} s, greens balanced on v/c")
+                        f"{params.oversaturation_y}); longest cycle {params.max_cycle_s:g} s, greens balanced on v/c"
+                        + (": demand above capacity, queues grow" if ratios.total_y >= 1.0 else ""))
     mins = min_greens_for(plan, inter, params)
     cycle = max(cycle_s if cycle_s is not None else own, min_cycle_for(plan, params, inter))
     if cycle_s is None and not over:

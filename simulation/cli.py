@@ -10,7 +10,6 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from simulation.params import DEFAULT_PARAMS
 from traffic.cli.common import (
     MAX_DURATION_S,
     MAX_SEEDS,
@@ -76,6 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _simulate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from simulation.params import DEFAULT_PARAMS
     from simulation.runner import simulate, simulate_seeds
 
     interval = args.queue_interval_s or None  # the argument types bound every number (traffic.cli.common)

@@ -20,10 +20,12 @@ from traffic.cli.common import (
 )
 from traffic.errors import ScenarioError
 
+# simulation.sumo_control.STAGE_CONTROLLERS, written out so that building the parser does not import the
+# controllers (a test checks that they agree)
+STAGE_CONTROLLERS = ("fixed", "max-pressure", "adaptive")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from simulation.sumo_control import STAGE_CONTROLLERS
-
     p = sub.add_parser("sumo-control", help="drive a SUMO simulation's signals with Greenwave's stage controllers",
                        description="Run CONFIG.sumocfg in SUMO (libsumo) with the signals run by a stage controller: "
                                    "every control step it chooses the next stage of each signal from lane-area "

@@ -13,12 +13,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from traffic.errors import ModelError
 from traffic.frozen import FrozenMap
 from traffic.intersection import Movement
+
+if TYPE_CHECKING:  # networkx is imported where a graph is built: the simulator needs none
+    import networkx as nx
 
 JAM_SPACING_M = 7.5
 """Road length one stopped vehicle occupies (5 m car + 2.5 m gap), as in SUMO's defaults."""
@@ -139,7 +141,7 @@ class Link:
 class Network:
     """Nodes, links and the movements (turns) joining links at every junction.
 
-    ``graph`` is a networkx ``MultiDiGraph`` of nodes with one edge per link (key = link id).
+    ``graph`` is a networkx ``MultiDiGraph`` of nodes with one edge per link (key = link id), built on first use.
     ``yields`` holds the right of way at unsignalised nodes: ordered pairs ``(a, b)`` of movements
     at one such node where ``a`` gives way to ``b`` (minor road to major road, right before left;
     from SUMO's ``response`` bits; at zipper and all-way stop nodes every conflicting pair both ways, as
@@ -150,25 +152,30 @@ class Network:
     links: Mapping[str, Link]
     movements: Mapping[str, Movement] = field(default_factory=dict)
     yields: frozenset[tuple[str, str]] = frozenset()
-    graph: nx.MultiDiGraph = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "nodes", FrozenMap(dict(self.nodes)))
         object.__setattr__(self, "links", FrozenMap(dict(self.links)))
         object.__setattr__(self, "movements", FrozenMap(dict(self.movements)))
         object.__setattr__(self, "yields", frozenset((str(a), str(b)) for a, b in self.yields))
-        graph = nx.MultiDiGraph()
-        for node in self.nodes.values():
-            graph.add_node(node.id, kind=node.kind.value, x_m=node.x_m, y_m=node.y_m)
         for link in self.links.values():
             for end in (link.from_node, link.to_node):
                 if end not in self.nodes:
                     raise ModelError(f"link {link.id!r}: unknown node {end!r}")
-            graph.add_edge(link.from_node, link.to_node, key=link.id,
-                           length_m=link.length_m, time_s=link.free_flow_time_s)
-        object.__setattr__(self, "graph", graph)
         self._check_movements()
         self._check_yields()
+
+    @cached_property
+    def graph(self) -> nx.MultiDiGraph:
+        import networkx as nx
+
+        graph = nx.MultiDiGraph()
+        for node in self.nodes.values():
+            graph.add_node(node.id, kind=node.kind.value, x_m=node.x_m, y_m=node.y_m)
+        for link in self.links.values():
+            graph.add_edge(link.from_node, link.to_node, key=link.id,
+                           length_m=link.length_m, time_s=link.free_flow_time_s)
+        return graph
 
     def _check_movements(self) -> None:
         for m in self.movements.values():
@@ -262,6 +269,8 @@ class Network:
     def link_graph(self) -> nx.DiGraph:
         """Links as nodes, movements as edges; edge weight ``time_s`` = free-flow time to cross the
         downstream link plus the junction, so a shortest path is a fastest free-flow route."""
+        import networkx as nx
+
         g = nx.DiGraph()
         g.add_nodes_from(self.links)
         for m in self.movements.values():
@@ -286,6 +295,8 @@ class Network:
         """Free-flow fastest route (Dijkstra on ``link_graph``) from one link to another, both included."""
         self.link(origin_link)
         self.link(destination_link)
+        import networkx as nx
+
         try:
             path = nx.shortest_path(self.link_graph, origin_link, destination_link, weight="time_s")
         except nx.NetworkXNoPath:

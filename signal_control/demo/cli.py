@@ -53,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run the adaptive controller's plans as fixed time between re-plans (default: "
                         "coordinated-actuated: side stages on call with gap-out, unused time back to the arterial, "
                         "side streets served between platoons)")
+    p.add_argument("--corridor", default=None, metavar="NODE,NODE,...",
+                   help="signals (intersection or node ids) to coordinate, outbound order (default: the busiest "
+                        "straight chain of signals; none where the network has no straight chain)")
     p.add_argument("--json", action="store_true",
                    help='print {"adaptive": {...}, "best_fixed": {...}, "fixed": {...}, "report": PATH}')
     p.set_defaults(func=_demo)
@@ -81,7 +84,16 @@ def _demo(args: argparse.Namespace) -> int:
                                  args.model or DEFAULT_MODEL, args.camera_interval_s)
     cfg = DemoConfig(scenario=scenario_name, seeds=tuple(range(1, args.seeds + 1)),
                      duration_s=duration, jobs=args.jobs, camera=camera,
-                     actuated=None if args.no_actuated else ActuatedParams())
+                     actuated=None if args.no_actuated else ActuatedParams(),
+                     corridor=_corridor(args.corridor))
+    if cfg.corridor:  # refuse a bad corridor before anything is printed or written
+        from signal_control.corridor import build_corridor
+        from traffic.scenario_io import load_scenario
+
+        scenario = load_scenario(scenario_name)
+        if len(scenario.intersections) < 2:
+            raise ScenarioError(f"--corridor: scenario {scenario.name!r} has one signal, nothing to coordinate")
+        build_corridor(scenario, cfg.corridor)
     t0 = time.perf_counter()
     quiet = args.json
 
@@ -109,3 +121,14 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"report: {report}")
     print("files:  " + ", ".join(str(f) for f in result.files))
     return 0
+
+
+def _corridor(text: str | None) -> tuple[str, ...] | None:
+    from traffic.errors import ScenarioError
+
+    if text is None:
+        return None
+    nodes = tuple(n.strip() for n in text.split(",") if n.strip())
+    if len(nodes) < 2:
+        raise ScenarioError(f"--corridor needs two or more signals separated by commas, got {text!r}")
+    return nodes

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,9 @@ class DemoConfig:
     simulated detector (presence at the stop lines, for actuation, stays the simulator's)."""
     actuated: ActuatedParams | None = field(default_factory=ActuatedParams)
     """How the adaptive controller's plans run within each cycle; None: as fixed time."""
+    corridor: tuple[str, ...] | None = None
+    """Signals to coordinate, outbound order (best fixed plan and adaptive controller); default the busiest
+    straight chain, none where the network has none."""
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -96,7 +99,7 @@ class DemoResult:
 
 def best_fixed_plans(scenario: Scenario, params: AdaptiveParams) -> tuple[dict[str, SignalPlan], Any]:
     """The optimiser's plans for the scenario's average demand (and the corridor it coordinated)."""
-    result = optimize(scenario, params.method, webster=params.webster, name="best_fixed")
+    result = optimize(scenario, params.method, corridor=params.corridor, webster=params.webster, name="best_fixed")
     return dict(result.plans), result.corridor
 
 
@@ -119,6 +122,8 @@ def run_demo(config: DemoConfig, progress: Callable[[str], None] | None = None) 
     if config.camera is not None and config.camera.intersection not in scenario.intersections:
         raise ModelError(f"the camera's intersection {config.camera.intersection!r} is not a signal of "
                          f"{scenario.name!r} ({', '.join(scenario.intersections)})")
+    if config.corridor:
+        config = replace(config, params=replace(config.params, corridor=tuple(config.corridor)))
     best, corridor = best_fixed_plans(scenario, config.params)
     tasks = [(kind, scenario, best, seed, config) for kind in KINDS for seed in config.seeds]
     runs: dict[str, list[RunResult]] = {k: [] for k in KINDS}

@@ -24,8 +24,18 @@ def summary(result: DemoResult) -> dict[str, Any]:
     return out
 
 
+THROUGHPUT_ROWS = (("served (veh/h)", "served_veh_h"), ("queued at end (veh)", "queued_at_end_veh"),
+                   ("queue growth (veh/h)", "queue_growth_veh_h"))
+
+
 def table(result: DemoResult) -> str:
-    return comparison_table({k: result.metrics(k) for k in KINDS}, {k: result.combined[k]["sd"] for k in KINDS})
+    """The comparison table, with throughput and queue growth (what matters above capacity)."""
+    text = comparison_table({k: result.metrics(k) for k in KINDS}, {k: result.combined[k]["sd"] for k in KINDS})
+    lines = text.split("\n")
+    rows = [f"  {label:22s}" + "".join(f"{result.metrics(k)[key]:>22,.0f}" for k in KINDS)
+            for label, key in THROUGHPUT_ROWS]
+    at = next((i for i, line in enumerate(lines) if line.startswith("  adaptive vs")), len(lines))
+    return "\n".join(lines[:at] + rows + lines[at:])
 
 
 def write_report(result: DemoResult, out_dir: str | Path) -> Path:

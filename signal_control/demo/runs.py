@@ -127,7 +127,7 @@ def run_fixed(scenario: Scenario, kind: str, seed: int, duration_s: float | None
     """The scenario's active plans, unchanged, for one seed (with ``actuated``: run coordinated-actuated)."""
     spec = actuated_spec(scenario, actuated) if actuated is not None else None
     sim = Simulation(scenario, seed, duration_s=duration_s, stage_control=spec).run()
-    return RunResult(kind, seed, run_metrics(sim)["metrics"], delay_series(sim), final_plans=scenario.active_plan_set())
+    return RunResult(kind, seed, _metrics(sim), delay_series(sim), final_plans=scenario.active_plan_set())
 
 
 def actuated_spec(scenario: Scenario, params: ActuatedParams,
@@ -176,7 +176,7 @@ def run_stage(scenario: Scenario, kind: str, seed: int, duration_s: float | None
     sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections))
     controller = {"max_pressure": MaxPressureController, "adaptive_stage": AdaptiveStageController}[kind](sets)
     sim = Simulation(scenario, seed, duration_s=duration_s, stage_control=StageControlSpec(controller, sets)).run()
-    return RunResult(kind, seed, run_metrics(sim)["metrics"], delay_series(sim), final_plans=scenario.active_plan_set())
+    return RunResult(kind, seed, _metrics(sim), delay_series(sim), final_plans=scenario.active_plan_set())
 
 
 def run_adaptive(scenario: Scenario, time_of_day: Sequence[TimeOfDayPlan], seed: int, params: AdaptiveParams,
@@ -196,8 +196,36 @@ def run_adaptive(scenario: Scenario, time_of_day: Sequence[TimeOfDayPlan], seed:
                      controller=audit, stage_control=spec).run()
     events = [{"time_s": e.time_s, "intersection": e.intersection, "event": e.event, "reason": e.reason}
               for e in ctl.events]
-    return RunResult(kind, seed, run_metrics(sim)["metrics"], delay_series(sim), events, ctl.target_plans(),
+    return RunResult(kind, seed, _metrics(sim), delay_series(sim), events, ctl.target_plans(),
                      audit.checked, audit.problems, len(sim.plan_changes))
+
+
+def _metrics(sim: Simulation) -> dict[str, Any]:
+    return {**run_metrics(sim)["metrics"], **throughput(sim)}
+
+
+def throughput(sim: Simulation) -> dict[str, float]:
+    """What the signals served and what was left waiting, over the demand window (the scenario, or
+    the first ``duration_s`` of it): ``served_veh_h``, trips completed in the window per hour;
+    ``queued_at_end_veh``, trips due to have started by its end and not completed then (queued,
+    waiting to enter, or still driving); ``queue_growth_veh_h``, that over the window's hours (about
+    0 when the demand is served, the unserved demand per hour above capacity).
+
+    A run that drains after the demand (the default) knows every trip's scheduled start
+    (arrival - travel time - depart delay); a run cut at the window's end counts the vehicles still
+    in the network and those never inserted (all of them due by then, when the window is the whole
+    scenario; otherwise the ones waiting to enter are not counted)."""
+    sc = sim.scenario
+    window_end = min(sim.end_s, sc.end_s)
+    hours = max(window_end - sc.begin_s, 1e-9) / 3600.0
+    arrival = np.asarray(sim.log.arrival_s)
+    scheduled = arrival - np.asarray(sim.log.travel_time_s) - np.asarray(sim.log.depart_delay_s)
+    served = int((arrival <= window_end).sum())
+    late = int(((scheduled <= window_end) & (arrival > window_end)).sum())
+    left = sim.in_network() + (sim.total - sim.inserted if sim.end_s >= sc.end_s else 0)
+    queued = late + left
+    return {"served_veh_h": served / hours, "queued_at_end_veh": float(queued),
+            "queue_growth_veh_h": queued / hours}
 
 
 def delay_series(sim: Simulation, bin_s: float = SERIES_BIN_S) -> list[float]:

@@ -3,6 +3,10 @@
 The argument types here refuse a bad value while the command line is parsed, before any work starts
 and before any file is written: the user sees one line (``greenwave CMD: error: argument --X: ...``)
 and exit status 2.
+
+Building the parser imports nothing heavier than argparse (``tests/traffic/test_cli_imports.py``): the
+domain model (networkx, numpy, pydantic) is imported inside the functions that need it, and the safety
+rules' defaults shown in ``--help`` are written out below.
 """
 
 from __future__ import annotations
@@ -16,10 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from traffic.errors import TrafficError
-from traffic.pedestrians import HCM_PEDESTRIANS, PedestrianRules
-from traffic.plan_validation import ValidationRules
 
 if TYPE_CHECKING:
+    from traffic.plan_validation import ValidationRules
     from traffic.scenario import Scenario
 
 MAX_SEEDS = 1000
@@ -28,6 +31,15 @@ MAX_DURATION_S = 7 * 86400.0
 """Longest simulated time (``--duration-s``): seven days."""
 MAX_SEED = 2**31 - 1
 """Largest single seed (``--seed``)."""
+
+# The defaults of ``traffic.plan_validation.ValidationRules`` and ``traffic.pedestrians.HCM_PEDESTRIANS``, written
+# out so that building the parser does not import the network model (a test checks that they agree).
+DEFAULT_MIN_GREEN_S = 5.0
+DEFAULT_MIN_YELLOW_S = 3.0
+DEFAULT_MIN_ALL_RED_S = 0.0
+DEFAULT_MAX_CYCLE_S = 300.0
+HCM_WALK_S = 7.0
+HCM_WALKING_SPEED_M_S = 1.2
 
 
 def max_jobs() -> int:
@@ -186,25 +198,27 @@ def add_plan_arg(p: argparse.ArgumentParser) -> None:
 
 
 def add_rule_args(p: argparse.ArgumentParser) -> None:
-    d = ValidationRules()
     seconds = float_in(0.0, 3600.0)
-    p.add_argument("--min-green-s", type=seconds, default=d.min_green_s,
+    p.add_argument("--min-green-s", type=seconds, default=DEFAULT_MIN_GREEN_S,
                    help="minimum green (default %(default)s)")
-    p.add_argument("--min-yellow-s", type=seconds, default=d.min_yellow_s,
+    p.add_argument("--min-yellow-s", type=seconds, default=DEFAULT_MIN_YELLOW_S,
                    help="minimum yellow (default %(default)s)")
-    p.add_argument("--min-all-red-s", type=seconds, default=d.min_all_red_s,
+    p.add_argument("--min-all-red-s", type=seconds, default=DEFAULT_MIN_ALL_RED_S,
                    help="minimum all-red before a conflicting movement starts (default %(default)s)")
-    p.add_argument("--max-cycle-s", type=positive_float(3600.0), default=d.max_cycle_s,
+    p.add_argument("--max-cycle-s", type=positive_float(3600.0), default=DEFAULT_MAX_CYCLE_S,
                    help="maximum cycle (default %(default)s)")
-    p.add_argument("--walk-s", type=seconds, default=HCM_PEDESTRIANS.walk_s,
+    p.add_argument("--walk-s", type=seconds, default=HCM_WALK_S,
                    help="pedestrian walk before the clearance (default %(default)s, HCM)")
-    p.add_argument("--walking-speed-m-s", type=positive_float(5.0), default=HCM_PEDESTRIANS.walking_speed_m_s,
+    p.add_argument("--walking-speed-m-s", type=positive_float(5.0), default=HCM_WALKING_SPEED_M_S,
                    help="walking speed of the pedestrian clearance (default %(default)s m/s, HCM)")
     p.add_argument("--no-pedestrians", action="store_true",
                    help="do not check the crossings' walk + clearance (scenarios without pedestrians)")
 
 
 def rules_from(args: argparse.Namespace) -> ValidationRules:
+    from traffic.pedestrians import HCM_PEDESTRIANS, PedestrianRules
+    from traffic.plan_validation import ValidationRules
+
     peds = None if getattr(args, "no_pedestrians", False) else PedestrianRules(
         walk_s=getattr(args, "walk_s", HCM_PEDESTRIANS.walk_s),
         walking_speed_m_s=getattr(args, "walking_speed_m_s", HCM_PEDESTRIANS.walking_speed_m_s))
@@ -214,6 +228,7 @@ def rules_from(args: argparse.Namespace) -> ValidationRules:
 
 def scenario_with_plan(args: argparse.Namespace, rules: ValidationRules | None = None) -> Scenario:
     """Load the scenario and make ``--plan`` (file or program name) active, validating a file's plans."""
+    from traffic.plan_validation import ValidationRules
     from traffic.scenario_io import load_plan_file, load_scenario
 
     scenario = load_scenario(args.scenario)

@@ -13,7 +13,6 @@ from traffic.cli.common import (
     scenario_with_plan,
 )
 from traffic.errors import PlanValidationError
-from traffic.scenario_io import load_plan_file, load_scenario
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from traffic.scenario_io import load_plan_file, load_scenario
+
     rules = rules_from(args)
     scenario = load_scenario(args.scenario)
     if args.plan is not None and args.plan.endswith(".json"):

@@ -8,8 +8,6 @@ from pathlib import Path
 
 from traffic.cli.common import float_in, output_file
 from traffic.errors import ScenarioError
-from traffic.scenario_io import builtin_scenarios, load_scenario, save_scenario, scenario_to_model
-from traffic.summary import describe_scenario
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from traffic.scenario_io import save_scenario
     from traffic.sumo import import_sumo
 
     groups = None
@@ -79,6 +78,9 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from traffic.scenario_io import load_scenario, scenario_to_model
+    from traffic.summary import describe_scenario
+
     scenario = load_scenario(args.scenario)
     if args.json:
         print(json.dumps(scenario_to_model(scenario).model_dump(), indent=1))
@@ -88,6 +90,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from traffic.scenario_io import builtin_scenarios, load_scenario
+
     for name in builtin_scenarios():
         sc = load_scenario(name)
         print(f"{name:20s} {len(sc.intersections):3d} signals  {sc.description}")
