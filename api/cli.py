@@ -4,15 +4,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 
+from api.db_url import default_db_url
 from traffic.cli.common import BadValue, float_in, int_in, max_jobs, port_arg
-
-
-def default_db_url() -> str:
-    """``api.settings.default_db_url``, written out so that building the parser does not import the domain model
-    (a test checks that they agree)."""
-    return os.environ.get("GREENWAVE_DB", "sqlite:///greenwave.db")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -73,7 +67,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.main import create_app
-    from api.settings import Settings, default_db_url
+    from api.settings import Settings
 
     settings = Settings(db_url=args.db or default_db_url(), scenario=args.scenario, job_workers=args.job_workers,
                         rate_per_s=args.rate_limit, rate_burst=2 * args.rate_limit, time_zone=args.time_zone,

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+DEFAULT_DB_URL = "sqlite:///greenwave.db"
+DB_ENV = "GREENWAVE_DB"
 SUPPORTED = "sqlite:///FILE.db or postgresql+psycopg://USER@HOST/DB"
 _DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary"}
+
+
+def default_db_url() -> str:
+    """``$GREENWAVE_DB`` or an SQLite file ``greenwave.db`` in the working directory."""
+    return os.environ.get(DB_ENV, DEFAULT_DB_URL)
 
 
 def db_url_problem(url: str) -> str | None:

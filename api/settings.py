@@ -7,18 +7,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from api.db_url import default_db_url
 from traffic.plan_validation import DEFAULT_RULES, ValidationRules
 
-DEFAULT_DB_URL = "sqlite:///greenwave.db"
-DB_ENV = "GREENWAVE_DB"
 SECRET_KEY_ENV = "GREENWAVE_SECRET_KEY"  # the token-signing key itself (at least 32 characters)
 SECRET_KEY_FILE_ENV = "GREENWAVE_SECRET_KEY_FILE"  # or a file holding it (created 0600 when missing)
 MAX_TOKEN_TTL_S = 12 * 3600.0  # no bearer token lives longer, whatever the configuration
-
-
-def default_db_url() -> str:
-    """``$GREENWAVE_DB`` or an SQLite file ``greenwave.db`` in the working directory."""
-    return os.environ.get(DB_ENV, DEFAULT_DB_URL)
 
 
 @dataclass(frozen=True)

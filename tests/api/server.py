@@ -69,3 +69,14 @@ class Server:
         r = httpx.post(self.url + "/api/v1/auth/token", data={"username": user, "password": password}, timeout=30)
         r.raise_for_status()
         return {"Authorization": "Bearer " + r.json()["access_token"]}
+
+
+def wait_for(predicate, timeout_s: float = 60.0, what: str = "condition"):
+    """The first truthy value of ``predicate()``, polled every 0.2 s; AssertionError after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

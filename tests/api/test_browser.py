@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 
 import httpx
 import pytest
 
 from tests.api.conftest import plan_body
-from tests.api.server import Server, greenwave
+from tests.api.server import Server, greenwave, wait_for
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -35,16 +34,6 @@ def browser(tmp_path):
     driver.set_page_load_timeout(60)
     yield driver
     driver.quit()
-
-
-def wait_for(predicate, timeout_s: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_operator_dashboard(browser, tmp_path):

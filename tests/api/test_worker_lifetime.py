@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.api.server import Server, greenwave
+from tests.api.server import Server, greenwave, wait_for
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads processes from /proc")]
@@ -34,16 +33,6 @@ def children(pid: int) -> set[int]:
             if st is not None and st[1] == pid:
                 found.add(int(entry))
     return found
-
-
-def wait_for(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_workers_die_when_the_server_is_killed(tmp_path):

@@ -56,7 +56,7 @@ def test_safety_rule_defaults_written_out_in_the_cli_agree_with_the_model() -> N
 
 
 def test_other_values_written_out_in_the_cli_agree_with_their_homes(monkeypatch: pytest.MonkeyPatch) -> None:
-    import api.cli
+    import api.db_url
     import api.settings
     import detection.batching
     import detection.cli
@@ -69,10 +69,10 @@ def test_other_values_written_out_in_the_cli_agree_with_their_homes(monkeypatch:
     assert detection.cli.DEFAULT_MODEL == detection.detector.DEFAULT_MODEL
     assert detection.fleet_cli.MAX_BATCH_SIZE == detection.batching.MAX_BATCH_SIZE
     assert detection.fleet_cli.MAX_WAIT_LIMIT_MS == detection.batching.MAX_WAIT_LIMIT_MS
-    monkeypatch.delenv(api.settings.DB_ENV, raising=False)
-    assert api.cli.default_db_url() == api.settings.default_db_url()
-    monkeypatch.setenv(api.settings.DB_ENV, "sqlite:///elsewhere.db")
-    assert api.cli.default_db_url() == api.settings.default_db_url() == "sqlite:///elsewhere.db"
+    monkeypatch.delenv(api.db_url.DB_ENV, raising=False)
+    assert api.settings.Settings(scenario="arterial").db_url == api.db_url.default_db_url() == "sqlite:///greenwave.db"
+    monkeypatch.setenv(api.db_url.DB_ENV, "sqlite:///elsewhere.db")
+    assert api.settings.Settings(scenario="arterial").db_url == api.db_url.default_db_url() == "sqlite:///elsewhere.db"
 
 
 def test_simulation_package_names_load_on_first_use() -> None:
