@@ -6,7 +6,8 @@ import argparse
 import json
 import math
 
-from traffic.cli.common import DEFAULT_MAX_CYCLE_S, output_file, positive_float
+from traffic.cli.common import output_file, positive_float
+from traffic.safety_defaults import DEFAULT_MAX_CYCLE_S
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -41,10 +41,8 @@ from dataclasses import dataclass
 from traffic.errors import ModelError
 from traffic.intersection import Crossing, Intersection, Movement, Turn
 from traffic.network import Lane, Network
+from traffic.safety_defaults import HCM_WALK_S, HCM_WALKING_SPEED_M_S
 from traffic.signal_plan import Phase, SignalPlan
-
-HCM_WALK_S = 7.0
-HCM_WALKING_SPEED_M_S = 1.2
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,12 @@ from traffic.compatibility import green_together
 from traffic.errors import ModelError, PlanValidationError
 from traffic.intersection import Intersection
 from traffic.pedestrians import HCM_PEDESTRIANS, PedestrianRules, pedestrian_issues, phase_pedestrian_issues
+from traffic.safety_defaults import (
+    DEFAULT_MAX_CYCLE_S,
+    DEFAULT_MIN_ALL_RED_S,
+    DEFAULT_MIN_GREEN_S,
+    DEFAULT_MIN_YELLOW_S,
+)
 from traffic.signal_plan import Phase, SignalPlan
 
 
@@ -26,10 +32,10 @@ class ValidationRules:
     walk + clearance (``traffic.pedestrians``; HCM defaults, ``None`` switches the check off).
     """
 
-    min_green_s: float = 5.0
-    min_yellow_s: float = 3.0
-    min_all_red_s: float = 0.0
-    max_cycle_s: float = 300.0
+    min_green_s: float = DEFAULT_MIN_GREEN_S
+    min_yellow_s: float = DEFAULT_MIN_YELLOW_S
+    min_all_red_s: float = DEFAULT_MIN_ALL_RED_S
+    max_cycle_s: float = DEFAULT_MAX_CYCLE_S
     cycle_tolerance_s: float = 1e-6
     pedestrians: PedestrianRules | None = HCM_PEDESTRIANS
 

@@ -43,18 +43,6 @@ def test_simulating_imports_no_graph_library() -> None:
     assert "networkx" not in {name.split(".")[0] for name in _heavy_modules_after(code)}
 
 
-def test_safety_rule_defaults_written_out_in_the_cli_agree_with_the_model() -> None:
-    from traffic.cli import common
-    from traffic.pedestrians import HCM_PEDESTRIANS
-    from traffic.plan_validation import ValidationRules
-
-    rules = ValidationRules()
-    written = (common.DEFAULT_MIN_GREEN_S, common.DEFAULT_MIN_YELLOW_S, common.DEFAULT_MIN_ALL_RED_S,
-               common.DEFAULT_MAX_CYCLE_S, common.HCM_WALK_S, common.HCM_WALKING_SPEED_M_S)
-    assert written == (rules.min_green_s, rules.min_yellow_s, rules.min_all_red_s, rules.max_cycle_s,
-                       HCM_PEDESTRIANS.walk_s, HCM_PEDESTRIANS.walking_speed_m_s)
-
-
 def test_other_values_written_out_in_the_cli_agree_with_their_homes(monkeypatch: pytest.MonkeyPatch) -> None:
     import api.db_url
     import api.settings

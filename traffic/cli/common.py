@@ -6,7 +6,7 @@ and exit status 2.
 
 Building the parser imports nothing heavier than argparse (``tests/traffic/test_cli_imports.py``): the
 domain model (networkx, numpy, pydantic) is imported inside the functions that need it, and the safety
-rules' defaults shown in ``--help`` are written out below.
+rules' defaults shown in ``--help`` come from ``traffic.safety_defaults``, which imports nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from traffic.errors import TrafficError
+from traffic.safety_defaults import (
+    DEFAULT_MAX_CYCLE_S,
+    DEFAULT_MIN_ALL_RED_S,
+    DEFAULT_MIN_GREEN_S,
+    DEFAULT_MIN_YELLOW_S,
+    HCM_WALK_S,
+    HCM_WALKING_SPEED_M_S,
+)
 
 if TYPE_CHECKING:
     from traffic.plan_validation import ValidationRules
@@ -32,14 +40,6 @@ MAX_DURATION_S = 7 * 86400.0
 MAX_SEED = 2**31 - 1
 """Largest single seed (``--seed``)."""
 
-# The defaults of ``traffic.plan_validation.ValidationRules`` and ``traffic.pedestrians.HCM_PEDESTRIANS``, written
-# out so that building the parser does not import the network model (a test checks that they agree).
-DEFAULT_MIN_GREEN_S = 5.0
-DEFAULT_MIN_YELLOW_S = 3.0
-DEFAULT_MIN_ALL_RED_S = 0.0
-DEFAULT_MAX_CYCLE_S = 300.0
-HCM_WALK_S = 7.0
-HCM_WALKING_SPEED_M_S = 1.2
 
 
 def max_jobs() -> int:
