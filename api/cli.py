@@ -6,13 +6,17 @@ from __future__ import annotations
 import argparse
 
 from api.db_url import default_db_url
-from traffic.cli.common import BadValue, float_in, int_in, max_jobs, port_arg
+from greenwave.cli.common import BadValue, float_in, int_in, max_jobs, port_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the control API and the operator dashboard",
                        description="Serve the REST API (/api/v1, OpenAPI at /docs), the live feed and the "
-                                   "dashboard (/) for one scenario.")
+                                   "dashboard (/) for one scenario, and run its control loop: intersections in "
+                                   "mode adaptive get the adaptive controller's plans, made from the counts the "
+                                   "cameras push, at cycle boundaries; bad or missing camera data puts an "
+                                   "intersection in failsafe (its time-of-day plan) with an alarm; fixed follows "
+                                   "the time-of-day schedule, manual holds the operator's plan.")
     _db(p)
     p.add_argument("--scenario", default="arterial", help="scenario file or built-in name (default %(default)s)")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default %(default)s)")
@@ -31,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-interval-age-s", type=float_in(1.0, 1e10), default=7 * 86400.0,
                    help="refuse count intervals starting more than this before the server's clock (default "
                         "%(default)s: 7 days)")
+    p.add_argument("--detector-interval-s", type=float_in(10.0, 3600.0), default=None, metavar="S",
+                   help="the counting interval the control loop decides on, 10..3600 (default: the duration of "
+                        "the first counts received, then kept in the database)")
     p.set_defaults(func=_serve)
 
     from api.accounts_cli import register_accounts
@@ -71,7 +78,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings(db_url=args.db or default_db_url(), scenario=args.scenario, job_workers=args.job_workers,
                         rate_per_s=args.rate_limit, rate_burst=2 * args.rate_limit, time_zone=args.time_zone,
-                        max_clock_skew_s=args.max_clock_skew_s, max_interval_age_s=args.max_interval_age_s)
+                        max_clock_skew_s=args.max_clock_skew_s, max_interval_age_s=args.max_interval_age_s,
+                        detector_interval_s=args.detector_interval_s)
     app = create_app(settings)
     print(f"Greenwave dashboard: http://{args.host}:{args.port}/  (API docs: http://{args.host}:{args.port}/docs)",
           flush=True)

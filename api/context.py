@@ -20,6 +20,7 @@ from traffic.scenario import Scenario
 
 if TYPE_CHECKING:
     from api.jobs import JobRunner
+    from api.live_loop import ControlLoop
 
 
 @dataclass
@@ -36,6 +37,7 @@ class AppContext:
     secret: str = field(repr=False)  # the token-signing key (api.signing_key), never stored in the database
     login_guard: LoginGuard = field(default_factory=lambda: LoginGuard(5, 1.0, 900.0, 3600.0, 10.0, 50.0, 300.0))
     jobs: JobRunner | None = None
+    loop: ControlLoop | None = None  # the live control loop (api.live_loop), built by create_app
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     time_zone: str = "UTC"  # IANA zone of the deployment: time-of-day schedules run on it (stored in the DB)
 

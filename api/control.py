@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from api import store
@@ -95,6 +95,7 @@ def set_mode(ctx: AppContext, session: Session, iid: str, mode: str, actor: str,
     ctx.live.reload_intersection(session, iid)
     ctx.hub.publish({"type": "mode", "intersection": iid, "mode": mode, "by": actor})
     ctx.hub.publish({"type": "audit", "action": "mode", "target": f"intersection/{iid}", "actor": actor})
+    enforce_mode(ctx, session, iid, mode, actor)
     return {"intersection": iid, "mode": mode, "version": version + 1}
 
 
@@ -114,19 +115,64 @@ def scheduled_plan(entries: list[dict[str, str]], now_s: float, time_zone: str =
     return chosen["plan"]
 
 
+def time_of_day_row(ctx: AppContext, session: Session, iid: str, now_s: float) -> Plan:
+    """The intersection's time-of-day plan at ``now_s``: the one its schedule names, else the scenario's active
+    plan (latest stored versions). What ``failsafe`` runs."""
+    sched = session.get(Schedule, iid)
+    name = scheduled_plan(json.loads(sched.body), now_s, ctx.time_zone) if sched is not None else None
+    row = store.latest_plan(session, iid, name) if name is not None else None
+    if row is None:
+        row = store.latest_plan(session, iid, ctx.scenario.active_plans[iid])
+    assert row is not None, f"the scenario's plans of {iid} are seeded at start-up"
+    return row
+
+
+def target_plan_name(ctx: AppContext, iid: str, now_s: float) -> str:
+    """The plan the intersection runs, or the last one it is moving to."""
+    current, pending = ctx.live.in_force(iid, now_s)
+    return ctx.live.plans[pending.plan_id].name if pending else current.name
+
+
 def apply_schedules(ctx: AppContext) -> None:
-    """Intersections in ``fixed`` mode follow their time-of-day schedule (activations by 'schedule')."""
+    """Intersections in ``fixed`` mode follow their time-of-day schedule (activations by 'schedule'); those in
+    ``failsafe`` (set by an operator, or by the live loop's health checks in ``adaptive`` mode) run their
+    time-of-day plan."""
     now = ctx.now()
+    loop = ctx.loop
     with ctx.sessions() as session:
-        for sched in session.scalars(select(Schedule)):
-            iid = sched.intersection
-            if iid not in ctx.scenario.intersections or ctx.live.modes.get(iid, ("",))[0] != "fixed":
+        for iid in ctx.scenario.intersections:
+            mode = ctx.live.modes.get(iid, ("",))[0]
+            auto_failsafe = mode == "adaptive" and loop is not None and loop.controller_mode(iid) == "failsafe"
+            if mode == "fixed":
+                sched = session.get(Schedule, iid)
+                name = scheduled_plan(json.loads(sched.body), now, ctx.time_zone) if sched is not None else None
+                row = store.latest_plan(session, iid, name) if name is not None else None
+                actor, kind = "schedule", "schedule"
+            elif mode == "failsafe" or auto_failsafe:
+                row = time_of_day_row(ctx, session, iid, now)
+                actor, kind = ("failsafe", "failsafe") if mode == "failsafe" else ("controller", "failsafe")
+            else:
                 continue
-            name = scheduled_plan(json.loads(sched.body), now, ctx.time_zone)
-            current, pending = ctx.live.in_force(iid, now)
-            target = ctx.live.plans[pending.plan_id].name if pending else current.name
-            if name is None or name == target:
-                continue
-            row = store.latest_plan(session, iid, name)
-            if row is not None:
-                activate(ctx, session, iid, row, "schedule", kind="schedule")
+            if row is not None and row.name != target_plan_name(ctx, iid, now):
+                activate(ctx, session, iid, row, actor, kind=kind)
+
+
+def enforce_mode(ctx: AppContext, session: Session, iid: str, mode: str, actor: str) -> None:
+    """Make a new mode take effect at the next cycle boundary: ``failsafe`` puts the time-of-day plan in force,
+    ``fixed`` the schedule's plan (where there is a schedule; else the plan in force stays), ``adaptive`` the
+    controller's plan (or its time-of-day plan while its data is bad), ``manual`` keeps the plan in force."""
+    now = ctx.now()
+    if mode == "adaptive":
+        if ctx.loop is not None:
+            ctx.loop.resume(iid)
+        return
+    if mode == "failsafe":
+        row: Plan | None = time_of_day_row(ctx, session, iid, now)
+    elif mode == "fixed":
+        sched = session.get(Schedule, iid)
+        name = scheduled_plan(json.loads(sched.body), now, ctx.time_zone) if sched is not None else None
+        row = store.latest_plan(session, iid, name) if name is not None else None
+    else:
+        return
+    if row is not None and row.name != target_plan_name(ctx, iid, now):
+        activate(ctx, session, iid, row, actor, kind="failsafe" if mode == "failsafe" else "schedule")

@@ -170,6 +170,23 @@ class Job(Base):
     updated_at: Mapped[float] = mapped_column(Float)
 
 
+class Alarm(Base):
+    """Something an operator must see (camera data bad and failsafe entered, a controller plan refused):
+    raised by the live loop, cleared when the cause is gone, acknowledged by an operator (audited)."""
+
+    __tablename__ = "alarms"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    raised_at: Mapped[float] = mapped_column(Float, index=True)
+    intersection: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    cleared_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    acknowledged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -87,6 +87,7 @@ class LiveState:
         self.latest: dict[str, dict[str, LatestInterval]] = {i: {} for i in scenario.intersections}
         self._derived: dict[str, tuple[tuple, list[dict[str, Any]]]] = {}
         self.pcu = scenario_pcu(scenario)  # one PCU table for every figure of the live view
+        self.controller_modes: dict[str, dict[str, Any]] = {}  # the live loop's, per intersection (api.live_loop)
 
     # --- loading --------------------------------------------------------------------------------
     def load(self, session: Session, now_s: float | None = None,
@@ -193,6 +194,8 @@ class LiveState:
             counts = {"start_s": newest.start_s, "duration_s": newest.duration_s, "vehicles": per_movement}
         return {
             "intersection": iid, "at_s": t_s, "mode": mode, "mode_version": mode_version,
+            "controller": self.controller_modes.get(iid, {"mode": "adaptive", "reason": "", "since_s": None}),
+            "effective_mode": effective_mode(mode, self.controller_modes.get(iid, {}).get("mode")),
             "plan": {"id": rec.id, "name": rec.name, "version": rec.version, "cycle_s": plan.cycle_s,
                      "offset_s": plan.offset_s},
             "phase": {"index": index, "name": plan.phases[index].name, "interval": str(kind),
@@ -238,6 +241,12 @@ class LiveState:
             health = str(Health.LOST) if t_s - end > STALE_INTERVALS * li.duration_s else li.health
             out.append({"camera": cam, "health": health, "last_interval_end_s": end})
         return out
+
+
+def effective_mode(mode: str, controller_mode: str | None) -> str:
+    """What an intersection runs: the operator's mode, except ``failsafe`` when the mode is ``adaptive`` and
+    the live loop's health checks hold the intersection in failsafe (its camera data is bad)."""
+    return "failsafe" if mode == "adaptive" and controller_mode == "failsafe" else mode
 
 
 def anchored(rec: PlanRec, activation: ActivationRec) -> PlanRec:

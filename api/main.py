@@ -20,8 +20,9 @@ from api.feed import Hub
 from api.jobs import JobRunner, fail_interrupted
 from api.limits import BodyLimitMiddleware, LoginGuard, RateLimiter
 from api.live import LiveState
+from api.live_loop import ControlLoop
 from api.metrics import Metrics, MetricsMiddleware
-from api.routes import admin, audit, auth, counts, feed, health, intersections, jobs, plans
+from api.routes import admin, alarms, audit, auth, counts, feed, health, intersections, jobs, plans
 from api.settings import Settings
 from api.signing_key import load_signing_key
 from traffic.scenario_io import load_scenario
@@ -46,10 +47,14 @@ def build_context(settings: Settings) -> AppContext:
     guard = LoginGuard(settings.login_free_failures, settings.login_backoff_base_s, settings.login_backoff_max_s,
                        settings.login_failure_reset_s, settings.login_rate_per_s, settings.login_burst,
                        settings.login_audit_window_s)
-    return AppContext(settings=settings, engine=engine, sessions=sessions, scenario=scenario,
-                      scenario_ref=settings.scenario, live=live, hub=Hub(),
-                      limiter=RateLimiter(settings.rate_per_s, settings.rate_burst), metrics=Metrics(),
-                      secret=secret, login_guard=guard, time_zone=time_zone)
+    ctx = AppContext(settings=settings, engine=engine, sessions=sessions, scenario=scenario,
+                     scenario_ref=settings.scenario, live=live, hub=Hub(),
+                     limiter=RateLimiter(settings.rate_per_s, settings.rate_burst), metrics=Metrics(),
+                     secret=secret, login_guard=guard, time_zone=time_zone)
+    ctx.loop = ControlLoop(ctx)
+    with sessions() as db:
+        ctx.loop.load(db)
+    return ctx
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -62,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.job_workers > 0:
             ctx.jobs = JobRunner(ctx, settings.job_workers)
             ctx.jobs.start()
+        if ctx.loop is not None:
+            ctx.loop.start()
         tick = asyncio.create_task(feed.ticker(ctx))
         summaries = asyncio.create_task(auth.audit_login_summaries(ctx))
         try:
@@ -71,17 +78,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if ctx.loop is not None:
+                ctx.loop.stop()
             if ctx.jobs is not None:
                 ctx.jobs.stop()
             auth.write_login_summary(ctx, force=True)
             ctx.engine.dispose()
 
     app = FastAPI(title="Greenwave control API", version="1.0.0", lifespan=lifespan,
-                  description="Traffic-centre interface: intersections, signal plans, counts, jobs, audit, "
-                              "live feed. Times are seconds since the Unix epoch (server clock).")
+                  description="Traffic-centre interface: intersections, signal plans, counts, the live control "
+                              "loop and its alarms, jobs, audit, live feed. Times are seconds since the Unix epoch "
+                              "(server clock).")
     app.state.ctx = ctx
     install_handlers(app)
-    for module in (auth, intersections, plans, counts, jobs, audit, admin, health, feed):
+    for module in (auth, intersections, plans, counts, alarms, jobs, audit, admin, health, feed):
         app.include_router(module.router, prefix=API_PREFIX)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -6,9 +6,13 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from api.db_url import default_db_url
 from traffic.plan_validation import DEFAULT_RULES, ValidationRules
+
+if TYPE_CHECKING:  # the controller (and its Numba kernels) is imported when the loop first decides
+    from signal_control.adaptive import AdaptiveParams
 
 SECRET_KEY_ENV = "GREENWAVE_SECRET_KEY"  # the token-signing key itself (at least 32 characters)
 SECRET_KEY_FILE_ENV = "GREENWAVE_SECRET_KEY_FILE"  # or a file holding it (created 0600 when missing)
@@ -45,6 +49,13 @@ class Settings:
         max_interval_age_s: a count interval may start at most this long before the server's clock.
         time_zone: IANA zone of the deployment (e.g. ``Asia/Ho_Chi_Minh``) for time-of-day schedules;
             stored in the database, so None keeps the stored one (UTC when none was ever given).
+        adaptive: settings of the adaptive controller the live loop runs (None: its defaults).
+        detector_interval_s: the counting interval the live loop decides on (None: the duration of the first
+            counts received, then stored).
+        loop_grace_s: an interval is decided when every intersection with a camera has sent its counts, or
+            this long after it ended (the missing intersections then count as missing).
+        loop_poll_s: how often the live loop's thread looks for intervals to decide (0: no thread; tests
+            call ``ctx.loop.step()``).
     """
 
     db_url: str = field(default_factory=default_db_url)
@@ -72,6 +83,10 @@ class Settings:
     max_clock_skew_s: float = 300.0
     max_interval_age_s: float = 7 * 86400.0
     time_zone: str | None = None
+    adaptive: AdaptiveParams | None = None
+    detector_interval_s: float | None = None
+    loop_grace_s: float = 30.0
+    loop_poll_s: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 < self.token_ttl_s <= MAX_TOKEN_TTL_S:

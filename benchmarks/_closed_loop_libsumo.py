@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 
-from signal_control.adaptive import AdaptiveController, AdaptiveParams, TimeOfDayPlan
+from signal_control.adaptive import AdaptiveController, AdaptiveParams, TimeOfDayPlan, scenario_design_veh_h
 from signal_control.coordinated_actuated import DETECTOR_RANGE_M, ActuatedParams, CoordinatedActuatedController
 from simulation.signals import SignalTimer
 from simulation.sumo_control import install_detectors, observe
@@ -95,7 +95,9 @@ def _loop(ls, scenario: Scenario, plans: Mapping[str, SignalPlan], params: Adapt
         heads = {iid: StageSignal(ss, 0, 0.0) for iid, ss in sets.items()}
         for iid, head in heads.items():
             ls.trafficlight.setRedYellowGreenState(iid, head.state())
-    ctl = AdaptiveController(scenario, [TimeOfDayPlan(0.0, "tod", dict(plans))], params) if params else None
+    # the adaptive controller's time-of-day plans are the best fixed ones, made for the scenario's average demand
+    tod = [TimeOfDayPlan(0.0, "tod", dict(plans), scenario_design_veh_h(scenario))]
+    ctl = AdaptiveController(scenario, tod, params) if params else None
     move_of = {}
     owner = {m: iid for iid, inter in scenario.intersections.items() for m in inter.movements}
     for m in scenario.network.movements.values():

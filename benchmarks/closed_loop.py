@@ -48,9 +48,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._sumo_eval import REF_SCN
-from signal_control.adaptive import AdaptiveParams, TimeOfDayPlan
+from greenwave.demo.runs import CameraOutage, RunResult, run_adaptive, run_fixed, run_stage
+from signal_control.adaptive import AdaptiveParams, TimeOfDayPlan, scenario_design_veh_h
 from signal_control.coordinated_actuated import ActuatedParams
-from signal_control.demo.runs import CameraOutage, RunResult, run_adaptive, run_fixed, run_stage
 from signal_control.optimize import optimize
 from signal_control.params import HCM, SUMO_MICRO
 from traffic.scenario import Scenario
@@ -69,7 +69,8 @@ def _task(args: tuple) -> RunResult:
         return run_stage(sc, kind, seed)
     if params is None:
         return run_fixed(sc, kind, seed, actuated=ACTUATED if kind == "best_fixed_actuated" else None)
-    return run_adaptive(sc, [TimeOfDayPlan(0.0, "best_fixed", plans)], seed, params, outage=outage, kind=kind,
+    tod = [TimeOfDayPlan(0.0, "best_fixed", plans, scenario_design_veh_h(sc))]  # made for the average demand
+    return run_adaptive(sc, tod, seed, params, outage=outage, kind=kind,
                         actuated=None if kind == "adaptive_plans_only" else ACTUATED)
 
 

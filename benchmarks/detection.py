@@ -4,6 +4,9 @@ Run from the repository root (with the ``detect`` extra installed)::
 
     python benchmarks/detection.py                      # every clip, 3 repeats, JSON to out/benchmarks/
     python benchmarks/detection.py --repeats 1 --clips freeway_overpass_1280x720_15s.mp4
+    python benchmarks/detection.py --stride-check      # counts at strides 1-4, event by event, every clip
+    python benchmarks/detection.py --motorbike-options # detector options on the motorbike clip vs its manual count
+    (these two write benchmarks/results/detection_strides.json and detection_motorbikes.json)
 
 For each clip it counts on the reference pipeline's line at stride 1 and at the automatic stride,
 printing IN/OUT beside the reference counts (not ground truth), wall ms per source frame (decode +
@@ -53,11 +56,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=REPO / "out" / "benchmarks" / "detection.json")
     p.add_argument("--event-frames", type=Path, default=None, metavar="DIR",
                    help="write an annotated PNG crop around each count event (auto stride run)")
+    p.add_argument("--stride-check", action="store_true",
+                   help="only: record each clip's detections once (cached), replay tracking and counting at "
+                        "strides 1-4 and compare every stride's events with stride 1's")
+    p.add_argument("--motorbike-options", action="store_true",
+                   help="only: detector options on the motorbike clip against its manual count, per stride")
+    p.add_argument("--trackers", default="motion,bytetrack", help="trackers compared by --stride-check")
     args = p.parse_args(argv)
     model = args.model or args.real / "yolo11n_int8.tflite"
     if not model.is_file():
         print(f"model not found: {model} (set GREENWAVE_SHARED or --real)", file=sys.stderr)
         return 2
+    if args.stride_check or args.motorbike_options:
+        from benchmarks._detection_strides import motorbike_options, stride_check
+
+        out = REPO / "benchmarks" / "results" / ("detection_strides.json" if args.stride_check
+                                                 else "detection_motorbikes.json")
+        doc = (stride_check(args.real, model, args.clips, args.trackers.split(",")) if args.stride_check
+               else motorbike_options(args.real, model))
+        doc["machine"] = machine()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=1))
+        print(f"\nwrote {out}")
+        return 0
 
     from detection.detector import YoloDetector
 

@@ -36,7 +36,7 @@ SHARED = Path(os.environ.get("GREENWAVE_SHARED", REPO.parent / "shared"))
 CONFIG = SHARED / "reference" / "resco" / "ingolstadt7" / "ingolstadt7.sumocfg"
 PUBLISHED = {"fixed": 91.31, "greedy": 80.56, "max_pressure": 46.82, "mplight": 48.21, "idqn_best": 31.19}
 CONTROLLERS = ("fixed", "max_pressure", "adaptive")
-CLI_NAME = {"fixed": "fixed", "max_pressure": "max-pressure", "adaptive": "adaptive"}
+CLI_NAME = {"fixed": "fixed", "max_pressure": "max-pressure", "adaptive": "adaptive-stage"}  # signal_control.registry
 
 
 def summarise(runs: list[dict], seeds: list[int]) -> dict:

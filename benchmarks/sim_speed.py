@@ -14,6 +14,9 @@ times the same Greenwave commands from another checkout too (e.g. an export of a
 
     python benchmarks/sim_speed.py [--reps 3] [--with-micro-20x20] [--out benchmarks/results/sim_speed.json]
     python benchmarks/sim_speed.py --startup-only --reps 10 [--baseline-tree /tmp/old-checkout]
+
+``--baseline-tree`` also times the other checkout on every case (same processes, same turns), so that a change's
+speed-up and its ratios to SUMO come from one run. Child processes keep their bytecode (``user_env``).
 """
 
 from __future__ import annotations
@@ -57,9 +60,10 @@ def sumo_bin(name: str) -> str | None:
     return str(beside) if beside.exists() else shutil.which(name)
 
 
-def run_greenwave(scenario: Path | str, seed: int = 1, duration_s: float = 3600.0) -> dict:
+def run_greenwave(scenario: Path | str, seed: int = 1, duration_s: float = 3600.0, tree: Path | None = None) -> dict:
+    """One run in a fresh process, of this checkout or of ``tree`` (another checkout, whose packages come first)."""
     out = subprocess.run([sys.executable, "-c", GREENWAVE_RUN, str(scenario), str(seed), str(duration_s)],
-                         capture_output=True, text=True, check=True, cwd=REPO)
+                         capture_output=True, text=True, check=True, cwd=tree or REPO, env=user_env(tree))
     return json.loads(out.stdout)
 
 
@@ -87,11 +91,24 @@ def run_sumo(net: Path, routes: Path, meso: bool, outputs: str = "trips", seed: 
         return {"wall_s": time.perf_counter() - t0}
 
 
+def user_env(cwd: Path | None = None) -> dict[str, str]:
+    """A child's environment as a user's: Python writes and reuses its bytecode (an environment that sets
+    PYTHONDONTWRITEBYTECODE would otherwise compile every module of the project from source on every run,
+    ~0.1 s that no installed copy pays), kept under ``benchmarks/.cache/pycache/<tree>`` rather than in the
+    source tree."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(CACHE / "pycache" / ("repo" if cwd is None else cwd.resolve().name))
+    return env
+
+
 def _timed_process(cmd: list[str], cwd: Path | None = None) -> dict:
-    """Wall and CPU time (user + system) of one whole child process; its output is discarded."""
+    """Wall and CPU time (user + system) of one whole child process (environment ``user_env``); its output is
+    discarded."""
+    env = user_env(cwd)
     before = os.times()
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
     wall = time.perf_counter() - t0
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
@@ -113,12 +130,15 @@ def _median_processes(cmds: dict[str, tuple[list[str], Path | None]], reps: int)
 
 
 def greenwave_cmd(tree: Path | None = None) -> tuple[list[str], Path | None]:
-    """The ``greenwave`` console script beside this Python, or ``python -m traffic.cli.main`` run inside ``tree``
-    (another checkout, whose packages then come first on the path)."""
+    """The ``greenwave`` console script beside this Python, or ``python -m greenwave`` run inside ``tree``
+    (another checkout, whose packages then come first on the path; ``traffic.cli.main`` in checkouts older than
+    the ``greenwave`` package)."""
     script = Path(sys.executable).parent / "greenwave"
     if tree is None and script.exists():
         return [str(script)], None
-    return [sys.executable, "-m", "traffic.cli.main"], (tree or REPO)
+    root = tree or REPO
+    entry = "greenwave" if (root / "greenwave" / "__main__.py").exists() else "traffic.cli.main"  # older checkouts
+    return [sys.executable, "-m", entry], root
 
 
 def startup(reps: int, baseline_tree: Path | None = None) -> dict:
@@ -175,7 +195,9 @@ def print_startup(res: dict) -> None:
 def median_of(fn, reps: int) -> dict:
     runs = [fn() for _ in range(reps)]
     best = dict(runs[0])
-    best["wall_s"] = statistics.median(r["wall_s"] for r in runs)
+    for key in ("wall_s", "import_s", "load_s", "run_s", "peak_rss_mb"):  # each figure its own median
+        if key in best:
+            best[key] = statistics.median(r[key] for r in runs)
     best["walls_s"] = [r["wall_s"] for r in runs]
     return best
 
@@ -191,7 +213,7 @@ def grid20() -> tuple[Path, Path, Path]:
                         "--grid-n", "20", "--grid-demand", "38000", "--tag", tag], check=True, env=env,
                        stdout=subprocess.DEVNULL)
     if not js.exists():
-        subprocess.run([sys.executable, "-m", "traffic.cli.main", "scenario", "import", str(net), "--routes", str(rou),
+        subprocess.run([sys.executable, "-m", "greenwave", "scenario", "import", str(net), "--routes", str(rou),
                         "--name", tag, "--route-group", "all=*", "-o", str(js)], check=True, cwd=REPO,
                        stdout=subprocess.DEVNULL)
     return net, rou, js
@@ -238,13 +260,20 @@ def main() -> int:
     if not have_sumo:
         print("SUMO or the reference scenarios are missing: timing Greenwave alone")
     result: dict = {"reps": args.reps, "cases": {}}
-    cases = {"grid5_d3000": ("grid", REF_SUMO / "scenarios" / "grid.net.xml", REF_SUMO / "scenarios" / "grid.rou.xml")}
+    cases: dict[str, tuple[Path | str, Path, Path]] = {
+        "grid5_d3000": ("grid", REF_SUMO / "scenarios" / "grid.net.xml", REF_SUMO / "scenarios" / "grid.rou.xml")}
     if have_sumo and "grid20_d38000" in args.cases.split(","):
         net, rou, js = grid20()
         cases["grid20_d38000"] = (js, net, rou)
     cases = {k: v for k, v in cases.items() if k in args.cases.split(",")}
     for name, (scenario, net, rou) in cases.items():
-        row = {"greenwave": median_of(lambda s=scenario: run_greenwave(s), args.reps)}
+        if args.baseline_tree:  # in turns, so that a change in the machine's load falls on both alike
+            pairs = [(run_greenwave(scenario), run_greenwave(scenario, tree=args.baseline_tree))
+                     for _ in range(args.reps)]
+            row = {"greenwave": median_of(iter([a for a, _ in pairs]).__next__, args.reps),
+                   "greenwave_baseline": median_of(iter([b for _, b in pairs]).__next__, args.reps)}
+        else:
+            row = {"greenwave": median_of(lambda s=scenario: run_greenwave(s), args.reps)}
         if have_sumo:
             for outputs in SUMO_OUTPUTS:
                 row[f"sumo_meso_{outputs}"] = median_of(
@@ -257,9 +286,17 @@ def main() -> int:
         print(f"{name}: Greenwave {g['wall_s']:.2f} s (imports {g['import_s']:.2f} s apart; "
               f"peak {g['peak_rss_mb']:.0f} MB, "
               f"{g['in_network_at_end']:,} vehicles in the network at 3600 s)")
+        b = row.get("greenwave_baseline")
+        if b:
+            print(f"    baseline tree          {b['wall_s']:7.2f} s   "
+                  f"Greenwave / baseline = {g['wall_s'] / b['wall_s']:.2f} "
+                  f"(load {g['load_s']:.2f} / {b['load_s']:.2f} s, build + run {g['run_s']:.2f} / {b['run_s']:.2f} s)")
         for mode, r in row.items():
             if mode.startswith("sumo"):
-                print(f"    {mode:22s} {r['wall_s']:7.2f} s   Greenwave / SUMO = {g['wall_s'] / r['wall_s']:.2f}")
+                ratio = f"Greenwave / SUMO = {g['wall_s'] / r['wall_s']:.2f}"
+                if b:
+                    ratio += f" (baseline {b['wall_s'] / r['wall_s']:.2f})"
+                print(f"    {mode:22s} {r['wall_s']:7.2f} s   {ratio}")
         sys.stdout.flush()
     result["startup"] = startup(args.reps, args.baseline_tree)
     print_startup(result["startup"])

@@ -27,6 +27,10 @@ class CountEvent:
         vehicle_class: the track's majority-vote class when it was counted.
         frame_index: index of the source frame in which the count happened.
         timestamp_s: stream time of that frame.
+        crossing_s: for a line, the stream time at which the track's path met the line, interpolated
+            between its last position on one side and its first on the other (the same at every
+            stride, unlike ``timestamp_s``); None for zones.
+        crossing_px: where on the line that was (image pixels); None for zones.
     """
 
     counter: str
@@ -36,6 +40,8 @@ class CountEvent:
     vehicle_class: str
     frame_index: int
     timestamp_s: float
+    crossing_s: float | None = None
+    crossing_px: tuple[float, float] | None = None
 
 
 class Counter(Protocol):

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from detection.errors import CameraConfigError
-from traffic.cli.common import jobs_arg, max_jobs, require_extra
+from greenwave.cli.common import jobs_arg, max_jobs, require_extra
 from traffic.errors import TrafficError
 
 if TYPE_CHECKING:

@@ -62,7 +62,7 @@ class _Settings(BaseModel):
     interval_s: float | None = Field(default=None, gt=0, le=3600)
     stride: int | Literal["auto"] | None = None
     max_frames: int | None = Field(default=None, ge=1)
-    tracker: Literal["bytetrack", "botsort"] | None = None
+    tracker: Literal["motion", "bytetrack", "botsort"] | None = None
 
 
 class _CameraModel(_Settings):
@@ -105,7 +105,7 @@ class CameraJob:
     interval_s: float = 60.0
     stride: int | None = None  # None: auto
     max_frames: int | None = None
-    tracker: str = "bytetrack"
+    tracker: str = "motion"
     epoch_anchor_s: float = 0.0
     cpu_threads: int | None = None
     batch: BatchSettings | None = None  # None: the camera has a detector of its own
@@ -177,7 +177,7 @@ def _job(path: Path, i: int, c: _CameraModel, top: _FleetModel, api_url: str, an
     return CameraJob(c.id, _source(path, c.source), camera, c.intersection, api_url.rstrip("/"), str(key),
                      model=_relative_if_exists(path, model), interval_s=interval_s,
                      stride=None if stride in (None, "auto") else int(stride),
-                     max_frames=c.max_frames or top.max_frames, tracker=c.tracker or top.tracker or "bytetrack",
+                     max_frames=c.max_frames or top.max_frames, tracker=c.tracker or top.tracker or "motion",
                      epoch_anchor_s=anchor_s)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import cast
 
@@ -20,7 +20,7 @@ from detection.health import HealthMonitor, HealthReport
 from detection.line_counter import LineCounter
 from detection.region import RegionDetector
 from detection.sources import Frame, FrameSource, StreamLost, VideoFileSource
-from detection.stride import choose_stride
+from detection.stride import StrideChoice, decide_stride
 from detection.tracking import ClassVotes, VehicleTracker
 from detection.zone_counter import ZoneCounter
 from traffic.counts import Health, IntervalCounts
@@ -33,22 +33,25 @@ class PipelineSettings:
 
     Attributes:
         stride: process every ``stride``-th frame.
-        tracker: ``"bytetrack"`` or ``"botsort"``.
+        tracker: ``"motion"`` (rate-independent association, ``detection.motion_tracker``), or
+            Ultralytics' ``"bytetrack"`` or ``"botsort"``.
         track_buffer_s: how long a lost track may be re-found.
         interval_s: length of the ``IntervalCounts`` intervals; None: no interval counts.
         class_settle_s: stream time a count waits for more class votes before it is reported
             (kept below ``track_buffer_s`` so the track's votes still exist).
         crop_to_region: detect only inside the camera's detection region (``detection.region``).
+        region_margin_frac: margin of that region around the lines and zones, in frame heights.
         max_frames: stop after this many source frames (None: until the source ends).
     """
 
     stride: int = 1
-    tracker: str = "bytetrack"
+    tracker: str = "motion"
     track_buffer_s: float = 1.5
     interval_s: float | None = None
     max_frames: int | None = None
     class_settle_s: float = 1.0
     crop_to_region: bool = True
+    region_margin_frac: float = 0.3
 
     def __post_init__(self) -> None:
         if self.stride < 1:
@@ -121,8 +124,9 @@ class CountingPipeline:
     def __init__(self, camera: CameraConfig, detector: Detector, settings: PipelineSettings | None = None,
                  health: HealthMonitor | None = None) -> None:
         self.camera = camera
-        self.detector = RegionDetector(detector, camera) if settings is None or settings.crop_to_region else detector
         self.settings = settings or PipelineSettings()
+        self.detector = RegionDetector(detector, camera, self.settings.region_margin_frac) \
+            if self.settings.crop_to_region else detector
         self.health = health or HealthMonitor()
 
     def run(self, source: FrameSource, on_frame: Callable[[int], None] | None = None,
@@ -147,7 +151,7 @@ class CountingPipeline:
                 self.health.mark_lost(batch.timestamp_s)
                 continue
             for frame, detections in zip(batch, self.detector.detect([f.image for f in batch]), strict=True):
-                tracks = tracker.update(detections, frame.image)
+                tracks = tracker.update(detections, frame.image, frame.timestamp_s)
                 run.step(frame, tracks, self.health.update(frame.image, frame.timestamp_s, tracks.confidence))
                 if annotate is not None:
                     annotate.write(draw_overlay(frame.image, tracks, self.camera, _running_totals(run.raw)))
@@ -170,6 +174,20 @@ class CountingPipeline:
         cam = self.camera
         keys = [k for ln in cam.lines for k in (ln.in_key, ln.out_key) if k] + [z.key for z in cam.zones if z.key]
         return IntervalAggregator(cam.camera_id, s.interval_s, keys, cam.intersection, lag_s=s.class_settle_s)
+
+
+def count_tracks(camera: CameraConfig, settings: PipelineSettings, fps: float,
+                 frames: Iterable[tuple[Frame, Detections, Health]], end_s: float) -> tuple[CountEvent, ...]:
+    """Track and count already-detected frames (``(frame, detections, health)``, every ``stride``-th frame).
+
+    The tracking and counting half of ``CountingPipeline.run``, for recorded detections
+    (``detection.replay``); the frames' images are passed to the tracker only.
+    """
+    tracker = VehicleTracker(settings.tracker, fps / settings.stride, settings.track_buffer_s)
+    run = _Run(build_counters(camera), ClassSettler(tracker.votes, settings.class_settle_s), None, None)
+    for frame, detections, health in frames:
+        run.step(frame, tracker.update(detections, frame.image, frame.timestamp_s), health)
+    return run.finish(end_s)
 
 
 class ClassSettler:
@@ -214,6 +232,11 @@ class _Run:
 
     def step(self, frame: Frame, tracks: Detections, health: Health) -> None:
         t = frame.timestamp_s
+        h, w = frame.image.shape[:2]
+        if self.processed == 0 and w > 1 and h > 1:  # line counters ignore boxes cut by the frame's edge
+            for c in self.counters:
+                if isinstance(c, LineCounter):
+                    c.frame_size_px = (w, h)
         new = [e for c in self.counters for e in c.update(tracks, frame.index, t)]
         self.raw += new
         self.settler.add(new)
@@ -282,16 +305,22 @@ def _tally(events: object) -> dict[str, int]:
 
 
 def auto_stride(source: FrameSource, detector: Detector, camera: CameraConfig) -> int:
-    """The stride ``choose_stride`` picks from costs measured here on the source's first frames.
+    """The stride ``auto_stride_choice`` picks (see there)."""
+    return auto_stride_choice(source, detector, camera).stride
+
+
+def auto_stride_choice(source: FrameSource, detector: Detector, camera: CameraConfig,
+                       region_margin_frac: float = 0.3) -> StrideChoice:
+    """The stride ``decide_stride`` picks from costs measured here on the source's first frames, and why.
 
     A live stream is not read ahead (that would drop its frames): its decode cost is taken as 10 %
     of a frame period.
     """
     if isinstance(source, VideoFileSource):
-        decode_ms, detect_ms = measure_costs_ms(str(source.path), RegionDetector(detector, camera))
+        decode_ms, detect_ms = measure_costs_ms(str(source.path), RegionDetector(detector, camera, region_margin_frac))
     else:
         decode_ms, detect_ms = 100.0 / source.fps, _detect_ms_blank(detector)
-    return choose_stride(source.fps, detect_ms, decode_ms)
+    return decide_stride(source.fps, detect_ms, decode_ms)
 
 
 def _detect_ms_blank(detector: Detector) -> float:

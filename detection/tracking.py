@@ -1,4 +1,4 @@
-"""Persistent track ids from Ultralytics' trackers (ByteTrack, BoT-SORT), classes by majority vote."""
+"""Persistent track ids (the motion tracker, or Ultralytics' ByteTrack / BoT-SORT), classes by majority vote."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from numpy.typing import NDArray
 
 from detection.detections import Detections
 from detection.errors import DetectionError
+from detection.motion_tracker import MotionTracker
 from detection.stitching import TrackStitcher
 from traffic.vehicles import VEHICLE_CLASSES
 
-TRACKERS = ("bytetrack", "botsort")
+TRACKERS = ("motion", "bytetrack", "botsort")
 DEFAULT_OVERRIDES = {"track_high_thresh": 0.15, "track_low_thresh": 0.05, "new_track_thresh": 0.3, "fuse_score": False,
                      "match_thresh": 0.9}
 
@@ -68,7 +69,9 @@ class VehicleTracker:
     """Assigns persistent ids to vehicle detections, frame by frame.
 
     Args:
-        tracker: ``"bytetrack"`` or ``"botsort"`` (Ultralytics' defaults for that tracker).
+        tracker: ``"motion"`` (``detection.motion_tracker``: motion-predicted, time-gated association whose
+            result does not depend on the processing rate), or Ultralytics' ``"bytetrack"`` or ``"botsort"``
+            (Ultralytics' defaults for that tracker, with the overrides below).
         frame_rate_hz: rate of the frames this tracker sees (source fps / stride).
         track_buffer_s: how long a lost track is kept for re-identification.
         overrides: other Ultralytics tracker settings (``track_high_thresh``, ``match_thresh``, ...).
@@ -80,22 +83,36 @@ class VehicleTracker:
     0.15-0.25 between the frames that start their track, and would otherwise never be confirmed.
     """
 
-    def __init__(self, tracker: str = "bytetrack", frame_rate_hz: float = 30.0, track_buffer_s: float = 1.5,
+    def __init__(self, tracker: str = "motion", frame_rate_hz: float = 30.0, track_buffer_s: float = 1.5,
                  overrides: dict[str, Any] | None = None, stitch: bool = True) -> None:
         if tracker not in TRACKERS:
             raise DetectionError(f"tracker {tracker!r} is not supported; use one of {', '.join(TRACKERS)}")
         settings = {**DEFAULT_OVERRIDES, **(overrides or {})}
         buffer_frames = max(1, round(track_buffer_s * frame_rate_hz))
-        self._impl = _build_tracker(tracker, buffer_frames, settings)
-        self.stitcher = TrackStitcher(buffer_frames) if stitch else None
+        self._motion: MotionTracker | None = None
+        if tracker == "motion":  # re-joins lost tracks itself, by predicted position
+            self._motion = MotionTracker(frame_rate_hz, track_buffer_s, settings["track_high_thresh"],
+                                         settings["track_low_thresh"], settings["new_track_thresh"])
+            self._impl: Any = None
+        else:
+            self._impl = _build_tracker(tracker, buffer_frames, settings)
+        self.stitcher = TrackStitcher(buffer_frames) if stitch and self._motion is None else None
         self.votes = ClassVotes()
         self._last_seen: dict[int, int] = {}
         self._frame = 0
         self._keep_frames = 2 * buffer_frames
 
-    def update(self, detections: Detections, image: NDArray[np.uint8] | None = None) -> Detections:
-        """Track one frame; return the active tracks with ids and majority-vote classes."""
+    def update(self, detections: Detections, image: NDArray[np.uint8] | None = None,
+               timestamp_s: float | None = None) -> Detections:
+        """Track one frame; return the active tracks with ids and majority-vote classes.
+
+        ``timestamp_s`` (stream time) lets the motion tracker measure the real gap between frames;
+        without it frames are taken as ``1 / frame_rate_hz`` apart.
+        """
         self._frame += 1
+        if self._motion is not None:
+            tracks = self._motion.update(detections, timestamp_s)
+            return self._vote(tracks.xyxy_px, tracks.confidence, tracks.class_index, tracks.track_id)
         boxes = _Boxes(detections.xyxy_px, detections.confidence, detections.class_index.astype(np.float32))
         out = np.asarray(self._impl.update(boxes, image), np.float32).reshape(-1, 8)
         idx = out[:, 7].astype(int)
@@ -104,12 +121,20 @@ class VehicleTracker:
         ids = out[:, 4].astype(np.int64)
         if self.stitcher is not None:
             ids = self.stitcher.relabel(ids, out[:, :4], cls)
-        area = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
-        self.votes.add(ids, cls, detections.confidence[idx], area)
+        return self._vote(out[:, :4].copy(), detections.confidence[idx], cls, ids, vote_xyxy=xyxy,
+                          out_confidence=out[:, 5].copy())
+
+    def _vote(self, xyxy: NDArray[np.float32], confidence: NDArray[np.float32], cls: NDArray[np.int64],
+              ids: NDArray[np.int64], vote_xyxy: NDArray[np.float32] | None = None,
+              out_confidence: NDArray[np.float32] | None = None) -> Detections:
+        vx = xyxy if vote_xyxy is None else vote_xyxy
+        area = (vx[:, 2] - vx[:, 0]) * (vx[:, 3] - vx[:, 1])
+        self.votes.add(ids, cls, confidence, area)
         for t in ids.tolist():
             self._last_seen[t] = self._frame
         self._forget_old()
-        return Detections(out[:, :4].copy(), out[:, 5].copy(), self.votes.majority(ids), ids)
+        conf = confidence if out_confidence is None else out_confidence
+        return Detections(xyxy, conf, self.votes.majority(ids), ids)
 
     def _forget_old(self) -> None:
         old = {t for t, f in self._last_seen.items() if self._frame - f > self._keep_frames}

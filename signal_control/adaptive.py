@@ -6,8 +6,15 @@ Every decision interval (the detectors' counting interval), the controller
    lanes can carry, or every movement stuck at zero while the rest of the network flows. Bad data
    puts the intersection in ``failsafe``: it runs its time-of-day plan until its data is healthy
    again for ``recover_intervals`` intervals. Every change of mode is logged with its reason;
-2. smooths healthy counts per movement (exponential smoothing over ``smoothing_horizon_s``);
-3. every ``reoptimize_every_s`` re-optimises cycle, splits and offsets of the whole network with
+2. smooths healthy counts per movement (exponential smoothing over ``smoothing_horizon_s``, plus the
+   flow that clears the residual queue: ``signal_control.demand_estimate``);
+3. every ``reoptimize_every_s``, once ``min_observed_s`` of counts are in, and only when the smoothed
+   demand differs from the demand the plans in force were made for by more than sampling noise
+   explains (a chi-square test at ``drift_alpha``; the design demand of a time-of-day plan set is
+   ``TimeOfDayPlan.design_veh_h``, of an adaptive plan the estimate it was made from, and after a
+   re-optimisation that found no plan worth a change the estimate it was run on: the plans in force are
+   then within ``min_gain`` of the best for it), re-optimises
+   cycle, splits and offsets of the whole network with
    the Numba optimiser on the smoothed flows (saturation flows of ``params.webster``: by default
    those measured in SUMO micro, which the simulator is calibrated to), and keeps the plans in
    force when the new ones are not predicted to be at least ``min_gain`` better on the same demand
@@ -27,6 +34,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from signal_control.demand_estimate import DemandEstimate, chi2_quantile, drift_statistic, residual_queue_veh
 from signal_control.errors import OptimizerError
 from signal_control.movement_demand import movement_demand
 from signal_control.network_model import build_arrays
@@ -68,9 +76,16 @@ class AdaptiveParams:
     min_gain: float = 0.03
     """Smallest predicted relative gain (performance index, same demand) worth a plan change; 0 always changes."""
     queue_clear_s: float | None = 900.0
-    """Demand is what the detectors counted plus the queue left at the end of the interval, to be cleared
-    over this many seconds (the counts are departures: a movement given too little green is counted at
-    the flow it was served, and would never get more); None: counts alone."""
+    """Demand is what the detectors counted plus the residual queue left at the end of the interval (beyond
+    the one a red builds), to be cleared over this many seconds (the counts are departures: a movement given
+    too little green is counted at the flow it was served, and would never get more); None: counts alone."""
+    min_observed_s: float = 900.0
+    """Seconds of healthy counts needed before the first re-optimisation (one short interval, perhaps
+    counted while the network fills, is no basis for a plan)."""
+    drift_alpha: float | None = 0.01
+    """Re-optimise only when the smoothed demand differs from the demand the plans in force were made for
+    more than Poisson sampling noise explains at this significance level (the plans are kept otherwise:
+    re-planning on noise costs delay); None: on schedule whatever the counts."""
     corridor: tuple[str, ...] | None = None
     """The signals to coordinate, outbound order (default: the optimiser's busiest straight chain, or no
     coordination where none exists)."""
@@ -84,6 +99,10 @@ class AdaptiveParams:
             raise ModelError(f"min_gain (={self.min_gain}) must be in [0, 1)")
         if self.queue_clear_s is not None and not self.queue_clear_s > 0:
             raise ModelError(f"queue_clear_s (={self.queue_clear_s}) must be > 0 or None")
+        if not (math.isfinite(self.min_observed_s) and self.min_observed_s >= 0):
+            raise ModelError(f"min_observed_s (={self.min_observed_s}) must be >= 0")
+        if self.drift_alpha is not None and not 0 < self.drift_alpha < 1:
+            raise ModelError(f"drift_alpha (={self.drift_alpha}) must be in (0, 1) or None")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +112,9 @@ class TimeOfDayPlan:
     start_s: float
     name: str
     plans: Mapping[str, SignalPlan]
+    design_veh_h: Mapping[str, float] | None = None
+    """The demand (movement id -> veh/h) the plans were made for, where known: the adaptive controller
+    departs from them only when the measured demand has drifted from it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +147,11 @@ class AdaptiveController:
             for iid, plan in tod.plans.items():
                 check_plan(plan, self.scenario.intersections[iid], self.rules)
         self.modes = dict.fromkeys(self.scenario.intersections, "adaptive")
-        self._smoothed: dict[str, float] = {}
+        self._estimate = DemandEstimate(self.params.smoothing_horizon_s)
+        self._last_queues: dict[str, dict[str, float]] = {}
+        self._smoothed = self._estimate.pcu_h
+        first = min(self.time_of_day, key=lambda t: t.start_s)
+        self._design: dict[str, float] | None = dict(first.design_veh_h) if first.design_veh_h is not None else None
         self._zero_runs = dict.fromkeys(self.scenario.intersections, 0)
         self._healthy_runs = dict.fromkeys(self.scenario.intersections, 0)
         self._last_opt_s = -math.inf
@@ -139,16 +165,16 @@ class AdaptiveController:
                signals: Mapping[str, SignalState]) -> dict[str, list[SignalPlan]]:
         bad = self._check_health(now_s, counts)
         changed_mode = self._update_modes(now_s, bad)
-        self._smooth(counts, bad)
+        self._smooth(counts, bad, signals)
         out: dict[str, list[SignalPlan]] = {}
         for iid in changed_mode:
             if self.modes[iid] == "failsafe":
                 out[iid] = self._move(iid, self.time_of_day_plan(iid, now_s), signals[iid])
         due = now_s - self._last_opt_s >= self.params.reoptimize_every_s or any(
             self.modes[i] == "adaptive" for i in changed_mode)
-        if due and self._smoothed:
+        if due and self._smoothed and self._estimate.observed_s >= self.params.min_observed_s:
             self._last_opt_s = now_s
-            targets = self._optimise(now_s, signals)
+            targets = self._optimise(now_s, signals) if self._drifted(now_s) else {}
             for iid, plan in targets.items():
                 if self.modes[iid] == "adaptive" and self._differs(iid, plan, signals[iid]):
                     out[iid] = self._move(iid, plan, signals[iid])
@@ -209,34 +235,74 @@ class AdaptiveController:
                     changed.append(iid)
         return changed
 
-    def _smooth(self, counts: Mapping[str, IntervalCounts], bad: Mapping[str, str]) -> None:
+    def _smooth(self, counts: Mapping[str, IntervalCounts], bad: Mapping[str, str],
+                signals: Mapping[str, SignalState]) -> None:
+        veh_h: dict[str, float] = {}
+        pcu_h: dict[str, float] = {}
+        durations = []
         for iid, c in counts.items():
-            if iid in bad or self.modes.get(iid) != "adaptive":
+            if iid in bad or self.modes.get(iid) != "adaptive" or iid not in self.scenario.intersections:
                 continue  # keep the last good estimate of an intersection whose data is bad
-            alpha = 1.0 - math.exp(-c.duration_s / self.params.smoothing_horizon_s)
-            queued = self._queued_pcu_h(iid, c)
+            state = signals.get(iid)
+            queued = self._queued_veh_h(iid, c, state.plan if state is not None else None)
             for m in self.scenario.intersections[iid].movements:
-                q = c.flow_pcu_h(m) + queued.get(m, 0.0)
-                old = self._smoothed.get(m)
-                self._smoothed[m] = q if old is None else old + alpha * (q - old)
+                veh, pcu = c.flow_veh_h(m), c.flow_pcu_h(m)
+                extra = queued.get(m, 0.0)
+                veh_h[m] = veh + extra
+                pcu_h[m] = pcu + extra * (pcu / veh if veh > 0 else 1.0)
+            durations.append(c.duration_s)
+        if durations:
+            kept = {m: q for m, q in self._estimate.veh_h.items() if m not in veh_h}
+            kept_pcu = {m: q for m, q in self._estimate.pcu_h.items() if m not in pcu_h}
+            self._estimate.update(max(durations), veh_h | kept, pcu_h | kept_pcu)
 
-    def _queued_pcu_h(self, iid: str, c: IntervalCounts) -> dict[str, float]:
-        """Per movement, the flow (PCU/h) that clears its share of its lane groups' queues at the end of
-        the interval within ``params.queue_clear_s`` (shares in proportion to the movements' counts)."""
+    def _queued_veh_h(self, iid: str, c: IntervalCounts, plan: SignalPlan | None) -> dict[str, float]:
+        """Per movement, the flow (veh/h) to add to its departures: its share of its lane groups' queue growth
+        over the interval (arrivals = departures + the change of the queue) and of the flow that clears the
+        residual queue at the end of the interval within ``params.queue_clear_s`` (shares in proportion to
+        the movements' counts; the residual queue: beyond what the red of ``plan``, the plan running, builds
+        at the arrival flow)."""
         horizon = self.params.queue_clear_s
         if horizon is None or not c.queues_veh:
             return {}
+        before = self._last_queues.get(iid)
+        self._last_queues[iid] = dict(c.queues_veh)
         out: dict[str, float] = {}
         for group in self.scenario.intersections[iid].lane_groups:
             queue = c.queues_veh.get(group.id, 0.0)
-            if queue <= 0:
-                continue
-            counted = {m: c.flow_pcu_h(m) for m in group.movements}
+            counted = {m: c.flow_veh_h(m) for m in group.movements}
             total = sum(counted.values())
+            # arrivals = departures + the change of the queue (departures alone come in cycle-sized lumps)
+            extra = (queue - before.get(group.id, 0.0)) * 3600.0 / c.duration_s if before is not None else 0.0
+            arrived = max(0.0, total + extra)
+            residual = queue
+            if plan is not None:
+                green_s = sum(p.green_s for p in plan.phases if p.green_movements & set(group.movements))
+                residual = residual_queue_veh(queue, arrived, max(0.0, plan.cycle_s - green_s))
+            extra = arrived - total + residual * 3600.0 / horizon
+            if extra == 0.0:
+                continue
             for m, q in counted.items():
                 share = q / total if total > 0 else 1.0 / len(counted)
-                out[m] = out.get(m, 0.0) + share * queue * 3600.0 / horizon
+                out[m] = out.get(m, 0.0) + share * extra
         return out
+
+    def _drifted(self, now_s: float) -> bool:
+        """Whether the smoothed demand differs from the plans' design demand beyond sampling noise (True
+        where no design demand is known or the test is off); a "kept" decision is logged otherwise."""
+        alpha = self.params.drift_alpha
+        if alpha is None or self._design is None or self._estimate.variance_weight_per_s <= 0:
+            return True
+        stat, df = drift_statistic(self._estimate.veh_h, self._design, self._estimate.variance_weight_per_s)
+        if df == 0:
+            return False
+        limit = chi2_quantile(df, 1.0 - alpha)
+        if stat > limit:
+            return True
+        self.decisions.append(ControllerEvent(now_s, "*", "kept", f"demand within sampling noise of the plans' "
+                                                                  f"design demand (chi2 {stat:.1f} <= {limit:.1f}, "
+                                                                  f"{df} movements)"))
+        return False
 
     def _optimise(self, now_s: float, signals: Mapping[str, SignalState]) -> dict[str, SignalPlan]:
         demand = dict(self._smoothed)
@@ -253,6 +319,7 @@ class AdaptiveController:
                 self.events.append(ControllerEvent(now_s, iid, "kept", f"optimiser: {exc}"))
             return {}
         plans = dict(result.plans)
+        self._design = dict(self._estimate.veh_h)
         if fallback:
             plans = self._aligned_to_fallback(plans, now_s)
         running = {iid: self._targets.get(iid, signals[iid].plan) for iid in plans if iid in signals}
@@ -297,3 +364,9 @@ class AdaptiveController:
                                     self.params.max_step, self.rules)
         self.applied.append((state.cycle_end_s, iid, plan.name))
         return sequence
+
+
+def scenario_design_veh_h(scenario: Scenario) -> dict[str, float]:
+    """The demand a plan optimised on ``scenario``'s own flows was made for: veh/h per movement, averaged
+    over the scenario (``TimeOfDayPlan.design_veh_h`` of such a plan)."""
+    return {m: f.veh_h for m, f in movement_demand(scenario).items()}

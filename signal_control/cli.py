@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 
-from traffic.cli.common import output_file, positive_float
+from greenwave.cli.common import output_file, positive_float
 from traffic.safety_defaults import DEFAULT_MAX_CYCLE_S
 
 

@@ -37,6 +37,7 @@ geometry per signal.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -106,7 +107,9 @@ class CoordinatedTiming:
 
     ``windows`` rows: (stage, green start, force-off = planned green end), in program order, for the
     non-coordinated stages; ``clearance_s``: yellow + all-red between stages; ``start_s``: where cycle
-    positions start counting, the first window's yield point when that lies before phase 0 (else 0);
+    positions start counting (seconds from the start of phase 0, window times counted from there too):
+    the yield point of the first window after the coordinated stage, so that the windows follow in
+    program order within one cycle and the coordinated stage ends it;
     ``min_green_s``: per stage, the green it runs once started (``StageSet.min_green_of``: a stage in
     which a pedestrian crossing may walk runs at least its walk + clearance, so a window opens for
     it only while that fits before its force-off).
@@ -157,9 +160,17 @@ class CoordinatedTiming:
                 earliest = before[1] - wrap + stages.min_green_of(coordinated) + (start - (before[2] - wrap))
                 start = max(start - yield_advance_s, min(start, earliest))
             kept.append((k, start, end))
-        windows = np.array(kept, float).reshape(-1, 3)
         clearance = stages.yellow_s + stages.all_red_s
-        start = min(0.0, float(windows[:, 1].min()) - clearance) if len(windows) else 0.0
+        # count cycle positions from the yield point of the first window after the coordinated stage, so
+        # that the windows lie in program order within one cycle and the coordinated stage closes it: a
+        # window whose plan time wraps past the end of the program (the coordinated stage not the plan's
+        # first phase) then follows the one before it, and the stage after an early gap-out is not skipped
+        last_coordinated = max(i for i, row in enumerate(rows) if row[0] == coordinated)
+        after = sum(1 for row in rows[:last_coordinated + 1] if row[0] != coordinated)
+        kept = kept[after:] + kept[:after]
+        start = kept[0][1] - clearance if kept else 0.0
+        kept = [(k, s, e) if s >= start - 1e-9 else (k, s + plan.cycle_s, e + plan.cycle_s) for k, s, e in kept]
+        windows = np.array(kept, float).reshape(-1, 3)
         mins = np.array([stages.min_green_of(k) for k in range(len(stages.stages))], float)
         walks = [walking_crossings(s.protected, s.permissive, stages) for s in stages.stages]
         pedestrian = np.array([bool(w - walks[coordinated]) for w in walks], bool)
@@ -297,10 +308,11 @@ class CoordinatedActuatedController:
             else:
                 demand = np.array([sum(obs.queue_veh[m] + obs.moving_veh[m] for m in moves) for moves in timing.own])
                 moving = sum(obs.moving_veh[m] for m in timing.coordinated_movements)
-            shift = timing.start_s
-            cycle, position = divmod(now_s - anchor_s - shift, timing.cycle_s)
-            served = self._served_in(iid, anchor_s, int(cycle), len(timing.windows))
-            stage, window = actuated_choice(position + shift, obs.stage, timing.coordinated, timing.windows, served,
+            since_s = now_s - anchor_s
+            cycle = math.floor((since_s - timing.start_s) / timing.cycle_s + 1e-9)
+            position = since_s - cycle * timing.cycle_s  # in [start_s, start_s + cycle), exact at whole seconds
+            served = self._served_in(iid, anchor_s, cycle, len(timing.windows))
+            stage, window = actuated_choice(position, obs.stage, timing.coordinated, timing.windows, served,
                                             demand, timing.clearance_s, timing.min_green_s, p.call_veh, p.gap_veh,
                                             p.late_start_s, np.inf if p.platoon_veh is None else p.platoon_veh,
                                             moving, timing.pedestrian_call if p.pedestrian_recall else None)

@@ -10,7 +10,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from traffic.cli.common import (
+from greenwave.cli.common import (
     MAX_DURATION_S,
     MAX_SEEDS,
     add_plan_arg,
@@ -24,7 +24,11 @@ from traffic.cli.common import (
     seed_arg,
     seeds_arg,
 )
+from signal_control import registry
 from traffic.errors import ScenarioError
+
+CONTROLLERS = registry.names(lacking=("follows_plans",), with_fixed=True)
+"""What ``--controller`` offers (the registry's names; ``--actuated`` adds the controller that follows plans)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--queue-interval-s", type=float_in(0.0, MAX_DURATION_S), default=300.0, metavar="S",
                    help="sample each lane group's queue (vehicles) every S seconds into 'queue_veh' "
                         "(default %(default)s; 0 turns it off)")
-    p.add_argument("--controller", choices=("fixed", "adaptive", "max-pressure", "adaptive-stage"), default="fixed",
+    p.add_argument("--controller", choices=CONTROLLERS, default="fixed",
                    help="fixed: run the plans as they are (default); adaptive: the adaptive controller "
                         "re-optimises from the simulated detectors' counts (time-of-day fallback: the plans "
                         "in force at the start); max-pressure, adaptive-stage: stage control (no cycle: every "
@@ -72,17 +76,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_simulate)
 
 
-def _simulate(args: argparse.Namespace) -> int:
+class _NoBar:
+    """What ``_progress_bar`` returns when stderr is not a terminal (where tqdm would draw nothing)."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: float = 1) -> None:
+        return None
+
+
+def _progress_bar(**kwargs: Any) -> Any:
+    """A tqdm bar on stderr when it is a terminal; otherwise ``_NoBar``, without importing tqdm (start-up)."""
+    if not sys.stderr.isatty():
+        return _NoBar()
     from tqdm import tqdm
 
+    return tqdm(file=sys.stderr, disable=None, leave=False, **kwargs)
+
+
+def _simulate(args: argparse.Namespace) -> int:
     from simulation.params import DEFAULT_PARAMS
     from simulation.runner import simulate, simulate_seeds
 
-    interval = args.queue_interval_s or None  # the argument types bound every number (traffic.cli.common)
+    interval = args.queue_interval_s or None  # the argument types bound every number (greenwave.cli.common)
     scenario = scenario_with_plan(args)
     params = replace(DEFAULT_PARAMS, dynamic_routing=True) if args.dynamic_routing else DEFAULT_PARAMS
     seeds = list(range(1, args.seeds + 1)) if args.seeds else [args.seed]
-    staged = args.controller in ("max-pressure", "adaptive-stage")
+    staged = registry.get(args.controller).tactical
     if args.actuated and staged:
         raise ScenarioError(f"--actuated runs plans; --controller {args.controller} runs none (use fixed or adaptive)")
     if not (staged or args.actuated) and (args.control_step_s is not None or args.detector_range_m is not None):
@@ -90,7 +114,7 @@ def _simulate(args: argparse.Namespace) -> int:
     _stage_defaults(args)
     if args.control_step_s <= 0 or args.detector_range_m <= 0:
         raise ScenarioError("--control-step-s and --detector-range-m must be > 0")
-    if args.controller == "adaptive":
+    if registry.get(args.controller).strategic:
         return _adaptive(args, scenario, seeds, interval or 300.0, params)
     stage = None
     if staged or args.actuated:
@@ -100,17 +124,16 @@ def _simulate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if len(seeds) == 1:
         span = args.duration_s or (scenario.end_s - scenario.begin_s)
-        with tqdm(total=round(span), unit="sim-s", desc="simulating", file=sys.stderr, disable=None,
-                  leave=False) as bar:
+        with _progress_bar(total=round(span), unit="sim-s", desc="simulating") as bar:
             def tick(now_s: float) -> None:
                 bar.update(max(0, min(round(now_s - scenario.begin_s), bar.total) - bar.n))
 
-            result = simulate(scenario, seeds[0], params, duration_s=args.duration_s, progress=tick,
+            result = simulate(scenario, seeds[0], params, duration_s=args.duration_s,
+                              progress=None if isinstance(bar, _NoBar) else tick,
                               detector_interval_s=interval, stage_control=stage).as_dict()
         result["sd"] = None
     else:
-        with tqdm(total=len(seeds), unit="seed", desc="simulating", file=sys.stderr, disable=None,
-                  leave=False) as bar:
+        with _progress_bar(total=len(seeds), unit="seed", desc="simulating") as bar:
             if stage is not None:
                 result = _stage_seeds(scenario, seeds, params, args, interval, lambda: bar.update(1))
             else:
@@ -146,17 +169,12 @@ def _stage_defaults(args: argparse.Namespace) -> None:
 def _stage_spec(scenario: Any, args: argparse.Namespace) -> Any:
     """A fresh stage controller on the stages of every signal's plan in force (with ``--actuated``,
     coordinated-actuated control of the plans)."""
-    from signal_control.adaptive_stage import AdaptiveStageController
-    from signal_control.coordinated_actuated import CoordinatedActuatedController
-    from signal_control.max_pressure import MaxPressureController
     from simulation.stage_control import StageControlSpec
     from traffic.stages import stage_sets
 
     sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections))
-    if args.actuated:
-        controller: Any = CoordinatedActuatedController(sets)
-    else:
-        controller = (MaxPressureController if args.controller == "max-pressure" else AdaptiveStageController)(sets)
+    name = "coordinated-actuated" if args.actuated else args.controller
+    controller: Any = registry.get(name, having=("tactical",)).load()(sets)
     return StageControlSpec(controller, sets, args.control_step_s, args.detector_range_m)
 
 
@@ -176,15 +194,16 @@ def _stage_seeds(scenario: Any, seeds: list[int], params: Any, args: argparse.Na
 def _adaptive(args: argparse.Namespace, scenario: Any, seeds: list[int], interval_s: float,
               sim_params: Any) -> int:
     """Closed loop: one run per seed (controllers hold state, so seeds run in series)."""
-    from signal_control.adaptive import AdaptiveController, AdaptiveParams, TimeOfDayPlan
+    from signal_control.adaptive import AdaptiveParams, TimeOfDayPlan
     from simulation.metrics import combine_seeds
     from simulation.runner import simulate
 
     t0 = time.perf_counter()
     runs, events = [], []
     params = AdaptiveParams(reoptimize_every_s=args.reoptimize_every_s)
+    controller_class = registry.get(args.controller, having=("strategic",)).load()
     for seed in seeds:
-        ctl = AdaptiveController(scenario, [TimeOfDayPlan(0.0, "initial", scenario.active_plan_set())], params)
+        ctl = controller_class(scenario, [TimeOfDayPlan(0.0, "initial", scenario.active_plan_set())], params)
         r = simulate(scenario, seed, sim_params, duration_s=args.duration_s, detector_interval_s=interval_s,
                      controller=ctl, stage_control=_stage_spec(scenario, args) if args.actuated else None)
         runs.append(r.as_dict())
@@ -192,7 +211,7 @@ def _adaptive(args: argparse.Namespace, scenario: Any, seeds: list[int], interva
                     "reason": e.reason} for e in ctl.events]
     result = combine_seeds(runs) if len(runs) > 1 else {**runs[0], "sd": None}
     out = {"scenario": scenario.name, "plan": "adaptive (coordinated-actuated)" if args.actuated else "adaptive",
-           "controller": "adaptive", "seeds": seeds,
+           "controller": args.controller, "seeds": seeds,
            "wall_s": round(time.perf_counter() - t0, 3), **result, "controller_events": events}
     print(json.dumps(_clean(out), indent=1) if args.json else _tables(out))
     return 0

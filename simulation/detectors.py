@@ -30,6 +30,9 @@ class DetectorBank:
         self._counts: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
         self._node_inter = {node: iid for iid, inter in sim.scenario.intersections.items() for node in inter.nodes}
         self._move_inter = {m.id: self._node_inter.get(m.node) for m in sim.scenario.network.movements.values()}
+        # per intersection, (lane, lane groups it belongs to): the queues each interval end adds up
+        self._queue_lanes = {iid: [(lane, _lane_groups(sim, lane)) for lane in lanes]
+                             for iid, lanes in sim.lanes_of_intersection.items()}
         sim.env.process(self._tick())
 
     def count(self, mv: MoveState, v: Vehicle, lane: LaneServer) -> None:
@@ -51,10 +54,9 @@ class DetectorBank:
                 for m in inter.movements:
                     counts.setdefault(m, {})
                 queues: dict[str, float] = defaultdict(float)
-                for lane in sim.lanes_of_intersection[iid]:
-                    for group in {mv.lane_group[lane.index] for mv in sim.moves.values()
-                                  if lane in mv.lanes and lane.index in mv.lane_group}:
-                        queues[group.split("/", 1)[1]] += lane.queued(now)
+                for lane, groups in self._queue_lanes.get(iid, ()):
+                    for group in groups:
+                        queues[group] += lane.queued(now)
                 emitted[iid] = IntervalCounts(source=f"sim:{iid}", intersection=iid, start_s=start,
                                               duration_s=now - start, counts=counts, queues_veh=dict(queues),
                                               health=Health.OK, pcu=pcu)
@@ -69,3 +71,10 @@ class DetectorBank:
                     plans = controller(now, emitted) or {}
                 for iid, plan in plans.items():
                     sim.request_plan(iid, plan if isinstance(plan, SignalPlan) else list(plan))
+
+
+def _lane_groups(sim: Simulation, lane: LaneServer) -> list[str]:
+    """The lane groups (ids within the intersection) of the movements ``lane`` serves."""
+    groups = {mv.lane_group[lane.index] for mv in sim.moves.values()
+              if lane in mv.lanes and lane.index in mv.lane_group}
+    return sorted(group.split("/", 1)[1] for group in groups)

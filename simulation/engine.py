@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import simpy
 
 from simulation.detectors import DetectorBank
 from simulation.junction_rules import install_junction_rules
-from simulation.lanes import JunctionSlot, LaneServer
+from simulation.lanes import CAR_KINDS, JunctionSlot, KindTables, LaneServer, wake_at
+from simulation.mixed_queue import CAR_ACCEL_M_S2, lane_tables, strip_room
 from simulation.model import LinkState, MoveState, Vehicle, VehicleLog
 from simulation.params import DEFAULT_PARAMS, SimParams
 from simulation.routing import LaneTable, LiveRouter, lane_choices
 from simulation.signals import SignalTimer
-from simulation.stage_control import StageControl, StageControlSpec, StageTimer
 from traffic.control import Controller, SignalState
 from traffic.counts import IntervalCounts
 from traffic.demand import Flow, Trip
@@ -35,6 +36,33 @@ from traffic.plan_validation import (
 from traffic.scenario import Scenario
 from traffic.signal_plan import SignalPlan
 from traffic.stages import stage_set_issues
+
+if TYPE_CHECKING:  # stage control is imported when a run uses it (start-up of plain runs)
+    from simulation.stage_control import StageControl, StageControlSpec, StageTimer
+
+def run_until(env: simpy.Environment, until: simpy.Event) -> None:
+    """``env.run(until=until)`` with SimPy's ``step()`` inlined: the same events in the same order (time,
+    priority, then scheduling order), without a method call and two exception frames per event."""
+    if until.callbacks is None:
+        return
+    done: list[bool] = []
+    until.callbacks.append(lambda _e: done.append(True))
+    queue = env._queue
+    pop = heapq.heappop
+    while not done:
+        if not queue:
+            raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {until}')
+        env._now, _, _, event = pop(queue)
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)  # as SimPy's step: a failed event no one handled
+            exc.__cause__ = event._value
+            raise exc
+    if not until._ok:
+        raise until._value
+
 
 PlanDecider = Callable[[float, Mapping[str, IntervalCounts]], Mapping[str, SignalPlan] | None]
 """A bare controller hook: called at every detector interval with the counts of each intersection;
@@ -109,13 +137,15 @@ class Simulation:
         self.inserted = 0
         self.finished = 0
         self.total = 0
-        self._group_stats: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])  # n, delay, pcu
+        self._group_stats: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])  # n, delay, pcu, max
         self._inv_dawdle = 1.0 / params.dawdle
         self._stop_threshold_s = params.stop_threshold_s
         self._stop_go_loss_s = params.stop_go_loss_s
         # speed a vehicle has at the stop line when it leaves a standing queue from position k
         self._queue_speed_m_s = [math.sqrt(2.0 * params.accel_m_s2 * JAM_SPACING_M * k) for k in range(64)]
         self._min_gap_s = params.min_gap_s
+        self._dawdle = params.dawdle
+        self._two_accel = 2.0 * params.accel_m_s2
         self._blocked: dict[simpy.Event, Vehicle] = {}  # vehicles waiting for room, for the teleport watchdog
         self._waiting_room: set[int] = set()  # ids of vehicles waiting for room at a stop line
         self.on_last_link: dict[int, tuple[Vehicle, LinkState]] = {}  # vid -> vehicles driving their last link
@@ -125,7 +155,11 @@ class Simulation:
         if stage_control is not None and controller is not None and not stage_control.follows_plans:
             raise ModelError("a simulation runs either plans with a plan controller or stage control, not both "
                              "(unless the stage controller follows the plans: coordinated-actuated control)")
-        self.stage_control = StageControl(self, stage_control) if stage_control is not None else None
+        self.stage_control: StageControl | None = None
+        if stage_control is not None:
+            from simulation.stage_control import StageControl
+
+            self.stage_control = StageControl(self, stage_control)
         self._follows_plans = stage_control is not None and stage_control.follows_plans
         """Stage control that times its stages around the plans (coordinated-actuated): plans still run."""
         self._build_network()
@@ -158,6 +192,8 @@ class Simulation:
             iid: staged.get(iid) or self.plan_clocks[iid] for iid in sc.intersections}
         node_timer = {node: self.timers[iid] for iid, inter in sc.intersections.items() for node in inter.nodes}
         headway = {"s": p.headway_through_s, "r": p.headway_right_s, "l": p.headway_left_s, "t": p.headway_left_s}
+        self.kind_of = {tid: k for k, tid in enumerate(sc.demand.vehicle_types)}
+        kind_tables: dict[float, KindTables] = {}
         self.moves: dict[str, MoveState] = {}
         for m in net.movements.values():
             self.moves[m.id] = MoveState(m.id, self.links[m.from_link], self.links[m.to_link], m.turn.value,
@@ -170,7 +206,10 @@ class Simulation:
             for lane in link.lanes:
                 if not lane.movements:
                     continue
-                server = LaneServer(self, state, lane.index, max(1, int(lane.length_m // JAM_SPACING_M)))
+                kinds = kind_tables.get(lane.width_m)
+                if kinds is None:
+                    kinds = kind_tables[lane.width_m] = self._kind_tables(lane.width_m)
+                server = LaneServer(self, state, lane.index, max(1, int(lane.length_m // JAM_SPACING_M)), kinds)
                 state.lanes.append(server)
                 for mid in lane.movements:
                     self.moves[mid].lanes.append(server)
@@ -200,6 +239,27 @@ class Simulation:
                 if mv.priority and (mv.timer is not None or mv.turn in ("l", "t")):
                     mv.slot = JunctionSlot(self, mv, p.junction_storage_veh)
 
+    def _kind_tables(self, lane_width_m: float) -> KindTables:
+        """Storage, discharge and filtering of each vehicle type in a lane of this width (``mixed_queue``)."""
+        p = self.params
+        types = list(self.scenario.demand.vehicle_types.values())
+        if not types:
+            return CAR_KINDS
+        n = len(types)
+        width = np.array([t.width_m for t in types])
+        if not p.width_budget:
+            return KindTables([1.0] * n, [1.0] * n, np.zeros((n, n), dtype=np.int64), width)
+        gap = np.array([t.min_gap_lat_m for t in types])
+        jam = np.array([t.jam_spacing_m for t in types])
+        accel = np.array([t.accel_m_s2 for t in types])
+        reaction_s = min(p.discharge_reaction_s, 0.9 * p.headway_through_s)
+        space, share, cols = lane_tables(lane_width_m, width, gap, jam, accel, p.headway_through_s, reaction_s)
+        car = np.isclose(jam, JAM_SPACING_M) & np.isclose(accel, CAR_ACCEL_M_S2) & (cols == 1)
+        space[car] = 1.0  # exactly the car the headways describe: one slot, the movement's headway
+        share[car] = 1.0
+        room = strip_room(lane_width_m, width, gap, jam) if p.filtering else np.zeros((n, n), dtype=np.int64)
+        return KindTables([float(x) for x in space], [float(x) for x in share], room, width)
+
     def _build_demand(self) -> None:
         sc, rng = self.scenario, self.rng
         d = sc.demand
@@ -208,6 +268,7 @@ class Simulation:
         # per route, per leg (see routing.lane_choices); None where every lane serving a movement will do
         # (a network without lane-to-lane connections)
         self.route_lanes: list[list[LaneTable] | None] = []
+        self._leg_tables: dict[tuple, LaneTable] = {}  # lane_choices' memo: routes through the same legs share
         self._connected = any(m.lane_pairs for m in sc.network.movements.values())
         self.route_names: list[str | None] = []
         self.flow_names: list[str] = []
@@ -242,6 +303,7 @@ class Simulation:
                 factor = vt.speed_factor * (1.0 + vt.speed_dev * sf[k])
                 factor = min(max(factor, 0.8 * vt.speed_factor), 1.2 * vt.speed_factor)
                 v = Vehicle(vid, fi, ri, self.route_moves[ri], factor, vt.max_speed_m_s, vt.vehicle_class, vt.pcu, t)
+                v.kind = self.kind_of[tid]
                 v.headway_dev_s = self.params.headway_sd_s * float(z[k])
                 od = items_od[fi]
                 if od is not None:
@@ -263,7 +325,8 @@ class Simulation:
                     raise ModelError(f"route {name or list(links)!r}: no movement from {a!r} to {b!r}")
                 moves.append(self.moves[m.id])
             self.route_moves.append(tuple(moves))
-            self.route_lanes.append(lane_choices(net.movements, self.route_moves[-1], self.params.lane_change_s)
+            self.route_lanes.append(lane_choices(net.movements, self.route_moves[-1], self.params.lane_change_s,
+                                                 self._leg_tables)
                                     if self._connected else None)
             self.route_names.append(name)
         return ri
@@ -328,8 +391,8 @@ class Simulation:
             (tables[leg].get(None if first else from_lane) or v.moves[leg].lanes)
         best: LaneServer | Literal[False] = False
         for lane in lanes:
-            if (best is False or lane.occupancy < best.occupancy) and \
-                    (force or lane.occupancy < lane.capacity or lane.stored(self.env.now) < lane.capacity):
+            if (best is False or lane.used < best.used) and \
+                    (force or lane.used < lane.capacity or lane.stored(self.env._now) < lane.capacity):
                 best = lane
         return best
 
@@ -346,13 +409,14 @@ class Simulation:
             v.seg_entry_s = t
             v.stop_arrival_s = arrive
             self.on_last_link[v.vid] = (v, link)
-            ev = self.env.timeout(arrive - self.env.now)
+            ev = self.env.timeout(arrive - self.env._now)
             ev.callbacks.append(lambda _e: self._finish(v, link))
             return
         mv = v.moves[v.leg]
         lane.occupancy += 1
+        lane.used += lane.kinds.space[v.kind]
         a = t + ff
-        earliest = lane.last_arrival_s + self._min_gap_s
+        earliest = lane.last_arrival_s + self._min_gap_s * lane.kinds.share[v.kind]
         if a < earliest:
             a = earliest
         lane.last_arrival_s = a
@@ -363,7 +427,12 @@ class Simulation:
         else:
             v.int_ff_s = self._internal_time(v, mv, stopped=False)
         v.seg_ff_s = ff + v.int_ff_s
-        lane.append(v)
+        lane.queue.append(v)  # LaneServer.append, inlined: once per stop-line crossing
+        if lane.kinds.narrow[v.kind]:
+            lane.n_narrow += 1
+        if lane.idle is not None:
+            idle, lane.idle = lane.idle, None
+            wake_at(self.env, idle, a)
 
     def _prepare_fast_internal(self, mv: MoveState) -> None:
         """Constants of ``_internal_time`` for a free-flowing vehicle: every speed scales with sf."""
@@ -404,11 +473,17 @@ class Simulation:
             if delay > self._stop_go_loss_s:
                 v.wait_s += delay - self._stop_go_loss_s
             gap = now - lane.last_dep_s
-            lane.run_k = lane.run_k + 1 if gap < 2.5 * mv.headway_s and lane.run_k >= 0 else 0
-            v.queue_pos = -1 - lane.run_k
+            if gap < 2.5 * mv.headway_s and lane.run_k >= 0:
+                lane.run_k += 1
+                lane.run_slots += lane.last_space
+            else:
+                lane.run_k = 0
+                lane.run_slots = 0.0
+            v.queue_pos = -1 - int(lane.run_slots + 1e-9)  # start position in car slots (a car: run_k)
         else:
             lane.run_k = -1
             v.queue_pos = 0
+        lane.last_space = lane.kinds.space[v.kind]
         lane.last_dep_s = now
         lane.last_dep_move = mv
         if self.departures is not None:
@@ -420,15 +495,113 @@ class Simulation:
         if into_slot:
             v.stop_arrival_s = now  # waiting inside the junction starts now (teleport clock, slot delay)
         lane.occupancy -= 1
+        lane.used = lane.used - lane.kinds.space[v.kind] if lane.occupancy else 0.0
         if lane.space_waiters:
             self._wake_waiter(lane)
         if self.detectors is not None:
             self.detectors.count(mv, v, lane)
         v.group = stats
 
+    def discharger(self) -> Callable[[LaneServer, Vehicle, MoveState, float, LaneServer | None], None]:
+        """What a lane calls when its head vehicle crosses: ``discharge``, or, where ``leave_lane`` or ``cross`` is
+        replaced (a subclass, or a probe set on the instance), those two in turn."""
+        cls = type(self)
+        if cls.leave_lane is Simulation.leave_lane and cls.cross is Simulation.cross \
+                and "leave_lane" not in vars(self) and "cross" not in vars(self):
+            return self.discharge
+
+        def leave_then_cross(lane: LaneServer, v: Vehicle, mv: MoveState, now: float,
+                             target: LaneServer | None) -> None:
+            self.leave_lane(lane, v, mv, now, into_slot=False)
+            self.cross(v, mv, now, target)
+
+        return leave_then_cross
+
+    def discharge(self, lane: LaneServer, v: Vehicle, mv: MoveState, now: float, target: LaneServer | None) -> None:
+        """``leave_lane(lane, v, mv, now, into_slot=False)`` then ``cross(v, mv, now, target)``: the head vehicle
+        crosses the stop line and drives through the junction, in one call (once per stop-line crossing: the
+        simulator's hot path; the same arithmetic, in the same order, as the two methods)."""
+        # --- leave_lane
+        delay = now - v.stop_arrival_s
+        if delay > self._stop_threshold_s or (mv.rule is not None and mv.rule.full_stop):
+            v.stops += 1
+            if delay > self._stop_go_loss_s:
+                v.wait_s += delay - self._stop_go_loss_s
+            gap = now - lane.last_dep_s
+            if gap < 2.5 * mv.headway_s and lane.run_k >= 0:
+                lane.run_k += 1
+                lane.run_slots += lane.last_space
+            else:
+                lane.run_k = 0
+                lane.run_slots = 0.0
+            queue_pos = v.queue_pos = -1 - int(lane.run_slots + 1e-9)
+        else:
+            lane.run_k = -1
+            queue_pos = v.queue_pos = 0
+        kinds = lane.kinds
+        lane.last_space = kinds.space[v.kind]
+        lane.last_dep_s = now
+        lane.last_dep_move = mv
+        if self.departures is not None:
+            self.departures.append((now, lane.link.id, lane.index))
+        stats = mv.lane_stats.get(lane.index)
+        if stats is not None:
+            stats[0] += 1
+            stats[2] += v.pcu
+        lane.occupancy -= 1
+        lane.used = lane.used - kinds.space[v.kind] if lane.occupancy else 0.0
+        if lane.space_waiters:
+            self._wake_waiter(lane)
+        if self.detectors is not None:
+            self.detectors.count(mv, v, lane)
+        # --- cross (v.group is stats: set by leave_lane, read back and cleared by cross)
+        sf = v.sf
+        vmax = v.max_speed_m_s
+        if queue_pos < 0:  # self._internal_time(v, mv, True, -1 - queue_pos)
+            v_in = min(mv.from_link.speed_m_s * sf, vmax)
+            v_t = min(mv.internal_speed_m_s * sf, v_in)
+            v_out = min(mv.to_link.speed_m_s * sf, vmax)
+            t_int = mv.internal_length_m / (v_t * self._dawdle) if mv.internal_length_m > 0 else 0.0
+            k = -1 - queue_pos
+            v_k = self._queue_speed_m_s[k] if k < 64 else math.inf
+            v_c = v_t if v_t < v_k else v_k
+            t_int = t_int + (v_out - v_c) ** 2 / (self._two_accel * v_out)
+        else:
+            t_int = v.int_ff_s
+        if mv.internal_length_m > 0:
+            if vmax >= mv.fast_vmax:
+                v.ideal_s += mv.ideal_a / sf
+            else:
+                v.ideal_s += mv.internal_length_m / min(mv.internal_speed_m_s * sf, mv.from_link.speed_m_s * sf, vmax)
+        v.group = None
+        if stats is not None:
+            delay = (now + t_int - v.seg_entry_s) - v.seg_ff_s
+            stats[1] += delay
+            if delay > stats[3]:
+                stats[3] = delay
+        v.leg += 1
+        if target is not None and t_int > 0.0:  # on the lane itself only once through the junction
+            entering = target.entering_at
+            while entering and entering[0][0] <= now:
+                entering.popleft()
+            entering.append((now + t_int, target.kinds.space[v.kind]))
+        self.enter_link(v, mv.to_link, now + t_int, target)
+
     def cross(self, v: Vehicle, mv: MoveState, now: float, lane: LaneServer | None) -> None:
         """The vehicle drives through the junction onto its next link."""
-        t_int = self._internal_time(v, mv, True, -1 - v.queue_pos) if v.queue_pos < 0 else v.int_ff_s
+        if v.queue_pos < 0:  # self._internal_time(v, mv, True, -1 - v.queue_pos), inlined
+            sf = v.sf
+            vmax = v.max_speed_m_s
+            v_in = min(mv.from_link.speed_m_s * sf, vmax)
+            v_t = min(mv.internal_speed_m_s * sf, v_in)
+            v_out = min(mv.to_link.speed_m_s * sf, vmax)
+            t_int = mv.internal_length_m / (v_t * self._dawdle) if mv.internal_length_m > 0 else 0.0
+            k = -1 - v.queue_pos
+            v_k = self._queue_speed_m_s[k] if k < 64 else math.inf
+            v_c = v_t if v_t < v_k else v_k
+            t_int = t_int + (v_out - v_c) ** 2 / (self._two_accel * v_out)
+        else:
+            t_int = v.int_ff_s
         if mv.internal_length_m > 0:
             if v.max_speed_m_s >= mv.fast_vmax:
                 v.ideal_s += mv.ideal_a / v.sf
@@ -437,13 +610,16 @@ class Simulation:
                 v.ideal_s += mv.internal_length_m / vmax
         stats, v.group = v.group, None
         if stats is not None:
-            stats[1] += (now + t_int - v.seg_entry_s) - v.seg_ff_s
+            delay = (now + t_int - v.seg_entry_s) - v.seg_ff_s
+            stats[1] += delay
+            if delay > stats[3]:
+                stats[3] = delay
         v.leg += 1
         if lane is not None and t_int > 0.0:  # on the lane itself only once through the junction
             entering = lane.entering_at  # LaneServer.entering, inlined: once per crossing
-            while entering and entering[0] <= now:
+            while entering and entering[0][0] <= now:
                 entering.popleft()
-            entering.append(now + t_int)
+            entering.append((now + t_int, lane.kinds.space[v.kind]))
         self.enter_link(v, mv.to_link, now + t_int, lane)
 
     def _wake_waiter(self, lane: LaneServer) -> None:
@@ -567,7 +743,7 @@ class Simulation:
                     raise PlanValidationError(issues)
             else:
                 check_plan(p, inter, self.rules)
-        if isinstance(self.timers[intersection], StageTimer) and not self._follows_plans:
+        if not isinstance(self.timers[intersection], SignalTimer) and not self._follows_plans:  # a StageTimer
             raise ModelError(f"{intersection!r} is under stage control: it runs no plan")
         switch_at = self.plan_clocks[intersection].request(sequence, self.env.now)
         self._schedule_commit(intersection, sequence[0], switch_at)
@@ -613,7 +789,7 @@ class Simulation:
         if self.total == 0:
             self._done.succeed()
         stop = env.timeout(self.horizon_s - env.now)
-        env.run(until=self._done | stop)
+        run_until(env, self._done | stop)
         self.end_s = env.now
         return self
 
@@ -623,3 +799,7 @@ class Simulation:
     def group_stats(self) -> dict[str, tuple[int, float, float]]:
         """Lane group -> (vehicles discharged, summed control delay s, summed PCU)."""
         return {k: (int(v[0]), v[1], v[2]) for k, v in self._group_stats.items()}
+
+    def group_max_delay_s(self) -> dict[str, float]:
+        """Lane group -> the longest control delay of one vehicle discharged from it (the longest wait)."""
+        return {k: v[3] for k, v in self._group_stats.items()}

@@ -99,6 +99,7 @@ def _lane_groups(sim: Simulation) -> list[dict[str, Any]]:
     hours = max(sim.scenario.end_s - sim.scenario.begin_s, 1.0) / 3600.0
     out = []
     stats = sim.group_stats()
+    longest = sim.group_max_delay_s()
     queues: dict[tuple[str, str], list[float]] = {}
     if sim.detectors is not None:
         for c in sim.detectors.history:
@@ -109,7 +110,8 @@ def _lane_groups(sim: Simulation) -> list[dict[str, Any]]:
             n, delay, pcu = stats.get(f"{iid}/{g.id}", (0, 0.0, 0.0))
             row = {"node": iid, "approach": g.approach, "lane_group": g.id, "lanes": list(g.lanes),
                    "movements": list(g.movements), "vehicles": n, "flow_veh_h": n / hours,
-                   "flow_pcu_h": pcu / hours, "control_delay_s": delay / n if n else float("nan")}
+                   "flow_pcu_h": pcu / hours, "control_delay_s": delay / n if n else float("nan"),
+                   "max_control_delay_s": longest.get(f"{iid}/{g.id}", float("nan")) if n else float("nan")}
             if sim.detectors is not None:
                 row["queue_veh"] = queues.get((iid, g.id), [])
             out.append(row)

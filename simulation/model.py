@@ -82,13 +82,14 @@ class MoveState:
 
 
 class Vehicle:
-    __slots__ = ("depart_s", "depart_sched_s", "flow", "group", "headway_dev_s", "ideal_s", "int_ff_s", "leg",
-                 "max_speed_m_s", "moves", "pcu", "queue_pos", "route", "seg_entry_s", "seg_ff_s", "sf",
+    __slots__ = ("depart_s", "depart_sched_s", "flow", "group", "headway_dev_s", "ideal_s", "int_ff_s", "kind",
+                 "leg", "max_speed_m_s", "moves", "pcu", "queue_pos", "route", "seg_entry_s", "seg_ff_s", "sf",
                  "stop_arrival_s", "stops", "vclass", "vid", "wait_s")
 
     def __init__(self, vid: int, flow: int, route: int, moves: tuple[MoveState, ...], sf: float,
                  max_speed_m_s: float, vclass: str, pcu: float, depart_sched_s: float) -> None:
         self.vid = vid
+        self.kind = 0  # index of its vehicle type in the scenario (per-lane tables: simulation.lanes.KindTables)
         self.flow = flow
         self.route = route
         self.moves = moves

@@ -52,6 +52,15 @@ class SimParams:
             ``--weights.minor-penalty``).
         routing_pre_period_s: a vehicle waiting to enter the network is routed again this often
             (SUMO's ``--device.rerouting.pre-period``).
+        width_budget: mixed traffic by vehicle size (``simulation.mixed_queue``): a vehicle takes room in
+            its lane and time at its stop line by its jam spacing and by how many of its kind fit abreast in
+            the lane's width (motorbikes queue and discharge several abreast); a SUMO passenger car takes
+            one 7.5-m slot and the movement's headway either way. False: every vehicle as a car.
+        discharge_reaction_s: the part of a saturation headway that does not depend on the vehicle's
+            length and acceleration (the rest is the time to move up one jam spacing; at most 90 % of the
+            through headway is taken as reaction).
+        filtering: narrow vehicles that arrive while the queue stands at red pass the standing wider
+            ones beside them when the lane leaves room, and leave first at green.
     """
 
     headway_through_s: float = 2.05
@@ -78,9 +87,13 @@ class SimParams:
     routing_window_s: float = 180.0
     routing_minor_penalty_s: float = 1.5
     routing_pre_period_s: float = 60.0
+    width_budget: bool = True
+    discharge_reaction_s: float = 1.0
+    filtering: bool = True
 
     def __post_init__(self) -> None:
-        require(self, [f.name for f in fields(self) if f.name != "dynamic_routing"], what="simulation parameter")
+        flags = ("dynamic_routing", "width_budget", "filtering")
+        require(self, [f.name for f in fields(self) if f.name not in flags], what="simulation parameter")
         require(self, ("headway_through_s", "headway_right_s", "headway_left_s", "accel_m_s2", "turn_decel_m_s2",
                        "routing_sample_s", "routing_window_s"), strict=True, what="simulation parameter")
         if not 0 < self.dawdle <= 1:

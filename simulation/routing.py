@@ -30,7 +30,7 @@ LaneTable = dict[int | None, tuple["LaneServer", ...]]
 
 
 def lane_choices(movements: Mapping[str, Movement], moves: Sequence[MoveState],
-                 lane_change_s: float) -> list[LaneTable]:
+                 lane_change_s: float, memo: dict[tuple, LaneTable] | None = None) -> list[LaneTable]:
     """Lanes a vehicle on this route may queue in on each link, by the lane it comes from.
 
     A vehicle enters a link on a lane its movement's connections reach from its lane, then may
@@ -41,28 +41,45 @@ def lane_choices(movements: Mapping[str, Movement], moves: Sequence[MoveState],
     movement after that can be reached the same way (SUMO's strategic lane choice, one link
     ahead). A rule that leaves no lane falls back to the next looser one, the loosest being every
     lane that serves the movement.
+
+    A leg's table depends only on the movements before, at and after it: with ``memo`` (one dict per
+    simulation, shared by its routes) routes through the same legs share their tables (read-only).
     """
     out: list[LaneTable] = []
+    last = len(moves) - 1
     for k, mv in enumerate(moves):
-        serving = tuple(mv.lanes)
-        good = serving
-        if k + 1 < len(moves):
-            nxt = moves[k + 1]
-            changes = _changes(nxt.from_link, lane_change_s)
-            good = tuple(lane for lane in serving
-                         if _queue_lanes(movements[mv.id].reachable_lanes(lane.index), nxt.lanes, changes)) or serving
-        if k == 0:
-            out.append({None: good})
-            continue
-        prev = movements[moves[k - 1].id]
-        changes = _changes(mv.from_link, lane_change_s)
-        table: LaneTable = {}
-        for lane in moves[k - 1].lanes:
-            reach = prev.reachable_lanes(lane.index)
-            table[lane.index] = (_queue_lanes(reach, good, changes) or _queue_lanes(reach, serving, changes)
-                                 or good)
-        out.append(table)
+        if memo is not None:
+            key = (moves[k - 1] if k else None, mv, moves[k + 1] if k < last else None)
+            hit = memo.get(key)
+            if hit is None:
+                hit = memo[key] = _leg_table(movements, moves, k, lane_change_s)
+            out.append(hit)
+        else:
+            out.append(_leg_table(movements, moves, k, lane_change_s))
     return out
+
+
+def _leg_table(movements: Mapping[str, Movement], moves: Sequence[MoveState], k: int,
+               lane_change_s: float) -> LaneTable:
+    """``lane_choices`` of leg ``k`` of the route ``moves``."""
+    mv = moves[k]
+    serving = tuple(mv.lanes)
+    good = serving
+    if k + 1 < len(moves):
+        nxt = moves[k + 1]
+        changes = _changes(nxt.from_link, lane_change_s)
+        good = tuple(lane for lane in serving
+                     if _queue_lanes(movements[mv.id].reachable_lanes(lane.index), nxt.lanes, changes)) or serving
+    if k == 0:
+        return {None: good}
+    prev = movements[moves[k - 1].id]
+    changes = _changes(mv.from_link, lane_change_s)
+    table: LaneTable = {}
+    for lane in moves[k - 1].lanes:
+        reach = prev.reachable_lanes(lane.index)
+        table[lane.index] = (_queue_lanes(reach, good, changes) or _queue_lanes(reach, serving, changes)
+                             or good)
+    return table
 
 
 def _changes(link: LinkState, lane_change_s: float) -> float:

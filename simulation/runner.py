@@ -6,15 +6,17 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulation.engine import PlanDecider, Simulation, check_signals_to_run
 from simulation.metrics import combine_seeds, run_metrics
 from simulation.params import DEFAULT_PARAMS, SimParams
-from simulation.stage_control import StageControlSpec
 from traffic.control import Controller
 from traffic.plan_validation import DEFAULT_RULES, ValidationRules
 from traffic.scenario import Scenario
+
+if TYPE_CHECKING:
+    from simulation.stage_control import StageControlSpec
 
 
 @dataclass(frozen=True)

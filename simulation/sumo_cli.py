@@ -8,8 +8,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from traffic.cli.common import (
+from greenwave.cli.common import (
     MAX_SEEDS,
+    BadValue,
     jobs_arg,
     max_jobs,
     output_file,
@@ -18,11 +19,12 @@ from traffic.cli.common import (
     seed_arg,
     seeds_arg,
 )
+from signal_control import registry
 from traffic.errors import ScenarioError
 
-# simulation.sumo_control.STAGE_CONTROLLERS, written out so that building the parser does not import the
-# controllers (a test checks that they agree)
-STAGE_CONTROLLERS = ("fixed", "max-pressure", "adaptive")
+STAGE_CONTROLLERS = registry.names(having=("tactical",), lacking=("follows_plans",), with_fixed=True)
+"""What ``--controller`` offers: ``fixed`` and the tactical controllers that run alone (the registry's names;
+importing the registry imports no controller)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,9 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "RESCO's metric (mean timeLoss + departDelay over every tripinfo, unfinished "
                                    "vehicles included) per seed, with the mean and median. Needs the 'sumo' extra.")
     p.add_argument("config", metavar="CONFIG.sumocfg", help="SUMO configuration (net, routes, begin/end)")
-    p.add_argument("--controller", choices=STAGE_CONTROLLERS, default="adaptive",
+    p.add_argument("--controller", choices=STAGE_CONTROLLERS, default="adaptive-stage", type=_stage_controller,
                    help="fixed: the net's own programs, untouched; max-pressure: Varaiya's max pressure; "
-                        "adaptive: Greenwave's adaptive stage control (default)")
+                        "adaptive-stage: Greenwave's adaptive stage control (default)")
     p.add_argument("--seeds", type=seeds_arg, default=None, metavar="N", help=f"run SUMO seeds 1..N (N <= {MAX_SEEDS})")
     p.add_argument("--seed", type=seed_arg, default=1, metavar="S", help="the seed of a single run (default 1)")
     p.add_argument("--jobs", type=jobs_arg, default=1, metavar="J",
@@ -51,6 +53,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="keep SUMO's tripinfo (single seed)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
+
+
+def _stage_controller(text: str) -> str:
+    """``--controller``: a name of ``STAGE_CONTROLLERS``; another controller of the registry is refused with
+    what it is (``adaptive`` is the plan controller; its stage controller is ``adaptive-stage``)."""
+    try:
+        return registry.get(text, having=("tactical",), lacking=("follows_plans",)).name
+    except registry.UnknownControllerError as exc:
+        hint = " (the stage controller is adaptive-stage)" if text == "adaptive" else ""
+        raise BadValue(f"{exc}{hint}") from None
 
 
 def _run(args: argparse.Namespace) -> int:

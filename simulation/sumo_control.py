@@ -217,22 +217,21 @@ def _check_links(tl, iid: str, stages: StageSet) -> None:
         raise ModelError(f"signal {iid!r}: SUMO has {n} links, the scenario {len(stages.intersection.signal_links)}")
 
 
-STAGE_CONTROLLERS = ("fixed", "max-pressure", "adaptive")
-
-
 def controller_factory(name: str) -> Callable[[Mapping[str, StageSet]], StageController] | None:
-    """The stage controller called ``name`` (``fixed``: none, the net's own programs run)."""
-    from signal_control.adaptive_stage import AdaptiveStageController
-    from signal_control.max_pressure import MaxPressureController
+    """The stage controller called ``name`` in ``signal_control.registry`` (``fixed``: none, the net's own
+    programs run); only tactical controllers that run alone drive SUMO's signals here.
 
-    factories = {"fixed": None, "max-pressure": MaxPressureController, "adaptive": AdaptiveStageController}
-    if name not in factories:
-        raise ModelError(f"unknown stage controller {name!r}; choose from {', '.join(STAGE_CONTROLLERS)}")
-    return factories[name]
+    Raises:
+        UnknownControllerError: ``name`` is not ``fixed`` nor such a controller (a ``TrafficError``).
+    """
+    from signal_control.registry import stage_controller_factory
+
+    return stage_controller_factory(name)
 
 
 def run_config(config: str | Path, controller: str, seed: int, sumo_home: str | None = None, **kwargs) -> dict:
-    """``run_sumo`` on a SUMO config with a controller named as in ``STAGE_CONTROLLERS`` (picklable entry point)."""
+    """``run_sumo`` on a SUMO config with a stage controller named in ``signal_control.registry`` (``fixed``,
+    ``max-pressure``, ``adaptive-stage``; picklable entry point)."""
     from traffic.stages import stage_sets
 
     factory = controller_factory(controller)

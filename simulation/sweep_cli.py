@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from traffic.cli.common import (
+from greenwave.cli.common import (
     MAX_DURATION_S,
     MAX_SEEDS,
     add_scenario_arg,

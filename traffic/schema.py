@@ -120,6 +120,10 @@ class VehicleTypeModel(_Strict):
     tau_s: float = Field(default=1.0, ge=0)
     speed_factor: float = Field(default=1.0, gt=0)
     speed_dev: float = Field(default=0.1, ge=0)
+    width_m: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    """Vehicle width; omitted: the class's default (``traffic.vehicles.DEFAULT_WIDTH_M``)."""
+    min_gap_lat_m: float = Field(default=0.6, ge=0, allow_inf_nan=False)
+    """Lateral gap kept to a vehicle alongside (SUMO's ``minGapLat``)."""
 
 
 class RouteModel(_Strict):

@@ -64,6 +64,9 @@ def push_counts(body: BatchIn, ctx: Ctx, db: DB, cam: CameraCaller, response: Re
     for row_id, iv in stored:
         ctx.live.set_latest(iid, latest_interval(row_id, body.camera, iv.start_s, iv.duration_s, iv.health,
                                                  iv.counts, iv.queues_veh, ctx.live.pcu))
+    if ctx.loop is not None and stored:
+        ctx.loop.note_counts(iid, body.camera, [(iv.start_s, iv.duration_s, iv.health, iv.counts, iv.queues_veh)
+                                                for _, iv in stored])
     ctx.metrics.inc("count_intervals_stored_total", len(stored))
     if stored:
         last = max(stored, key=lambda s: s[1].start_s)[1]

@@ -66,7 +66,7 @@ async function start() {
 async function refreshAll() {
   const all = (await api("/status")).body;
   for (const st of all) { S.status[st.intersection] = Object.assign({_t: performance.now()}, st); pushQueue(st); }
-  drawMap(); await refreshPanel(); refreshAudit(); drawTsd();
+  drawMap(); await refreshPanel(); refreshAudit(); refreshAlarms(); drawTsd();
 }
 
 function pushQueue(st) {
@@ -122,6 +122,8 @@ function renderPanel() {
   $("plan-name").textContent = `${st.plan.name} v${st.plan.version}`;
   $("pending").textContent = st.pending ? `(next: ${st.pending.plan} v${st.pending.version} at cycle end)` : "";
   $("mode").textContent = st.mode;
+  $("effective-mode").textContent = st.effective_mode && st.effective_mode !== st.mode
+    ? `(running ${st.effective_mode}: ${st.controller.reason})` : "";
   $("cameras").textContent = st.cameras.length ? st.cameras.map((c) => `${c.camera}: ${c.health}`).join(", ") : "none";
   tickLocal();
   drawCounts(st); drawQueue(S.queueHist[S.sel] || []);
@@ -204,6 +206,35 @@ async function refreshAudit() {
   }
 }
 
+async function refreshAlarms() {
+  const rows = (await api("/alarms?open_only=true&limit=50")).body;
+  const canOperate = ROLES.indexOf(S.me.role) >= 1;
+  const text = (a) => `${a.intersection} ${a.kind}: ${a.message} (${Math.round(a.age_s)} s ago` +
+                      `${a.active ? "" : ", cleared"}${a.acknowledged_by ? ", acknowledged by " + a.acknowledged_by : ""}) `;
+  const ul = $("alarms");
+  // Rebuild only when the alarms changed (a button is never replaced under the operator's click); else the ages.
+  const sig = JSON.stringify([canOperate, rows.map((a) => [a.id, a.active, a.acknowledged_at])]);
+  if (ul.dataset.sig === sig) {
+    for (const a of rows) { const span = ul.querySelector(`li[data-id="${a.id}"] span`); if (span) span.textContent = text(a); }
+    return;
+  }
+  ul.dataset.sig = sig; ul.innerHTML = "";
+  if (!rows.length) { el("li", {text: "none"}, ul); return; }
+  for (const a of rows) {
+    const li = el("li", {class: a.active ? "alarm active" : "alarm", "data-id": a.id}, ul);
+    el("span", {text: text(a)}, li);
+    if (!a.acknowledged_at) {
+      const b = el("button", {class: "ack", "data-alarm": a.id, text: "Acknowledge"}, li);
+      b.disabled = !canOperate;
+      b.addEventListener("click", async () => {
+        try { await api(`/alarms/${a.id}/acknowledge`, {method: "POST"}); }
+        catch (e) { $("action-msg").textContent = "Refused: " + e.message; }
+        refreshAlarms(); refreshAudit();
+      });
+    }
+  }
+}
+
 async function activate(name, version) {
   if (!confirm(`Activate plan ${name} v${version} at ${S.sel}? It takes effect at the end of the current cycle.`)) return;
   try {
@@ -249,6 +280,9 @@ function connectFeed() {
       refreshStatus(ev.intersection); if (ev.intersection === S.sel) refreshPanel();
       if (ev.type === "plan") drawTsd();
     } else if (ev.type === "audit") { refreshAudit(); }
+    else if (ev.type === "alarm" || ev.type === "controller_mode") {
+      refreshAlarms(); if (ev.intersection) refreshStatus(ev.intersection);
+    }
   };
 }
 

@@ -22,7 +22,7 @@ def free_port() -> int:
 
 def greenwave(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     """Run the ``greenwave`` CLI in a child process."""
-    return subprocess.run([sys.executable, "-c", "import sys; from traffic.cli.main import main; sys.exit(main())",
+    return subprocess.run([sys.executable, "-c", "import sys; from greenwave.cli.main import main; sys.exit(main())",
                            *args], input=stdin, capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
 
 
@@ -32,7 +32,7 @@ class Server:
     def __init__(self, db_url: str, *extra: str, scenario: str = "arterial") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.args = [sys.executable, "-c", "import sys; from traffic.cli.main import main; sys.exit(main())",
+        self.args = [sys.executable, "-c", "import sys; from greenwave.cli.main import main; sys.exit(main())",
                      "serve", "--db", db_url, "--scenario", scenario, "--port", str(self.port), *extra]
         self.proc: subprocess.Popen | None = None
 

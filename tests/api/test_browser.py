@@ -68,6 +68,46 @@ def test_operator_dashboard(browser, tmp_path):
         server.stop()
 
 
+def test_alarm_of_a_bad_camera_is_shown_and_acknowledged(browser, tmp_path):
+    """A camera at I1 (adaptive) reports frozen pictures: the live loop sends I1 to failsafe, the dashboard shows the
+    alarm, the operator acknowledges it, and the audit log shows who did."""
+    import math
+    import time
+
+    from selenium.webdriver.common.by import By
+
+    db = f"sqlite:///{tmp_path / 'gw.db'}"
+    assert greenwave("users", "create", "olga", "--role", "operator", "--password-stdin", "--db", db,
+                     stdin="operator-pass\n").returncode == 0
+    cam = greenwave("cameras", "create", "cam-1", "--intersection", "I1", "--db", db)
+    assert cam.returncode == 0, cam.stderr
+    server = Server(db).start()
+    try:
+        op = server.token("olga", "operator-pass")
+        assert httpx.put(server.url + "/api/v1/intersections/I1/mode", json={"mode": "adaptive"}, headers=op,
+                         timeout=30).status_code == 200
+        browser.get(server.url + "/")
+        browser.find_element(By.ID, "login-user").send_keys("olga")
+        browser.find_element(By.ID, "login-pass").send_keys("operator-pass")
+        browser.find_element(By.ID, "login-btn").click()
+        wait_for(lambda: browser.find_element(By.ID, "feed-state").text == "live", what="live feed")
+        start_s = math.floor(time.time() / 60.0) * 60.0 - 60.0
+        body = {"camera": "cam-1", "batch_id": "frozen-1", "intervals": [
+            {"start_s": start_s, "duration_s": 60.0, "health": "frozen", "counts": {"W_I1>I1_I2": {"car": 3}}}]}
+        r = httpx.post(server.url + "/api/v1/counts", json=body, headers={"X-API-Key": cam.stdout.strip()}, timeout=30)
+        assert r.status_code == 201, r.text
+        wait_for(lambda: "I1 failsafe" in browser.find_element(By.ID, "alarms").text, what="the alarm")
+        wait_for(lambda: _click(browser, "button.ack"), what="the acknowledge button")
+        # still active (the camera is still frozen), now acknowledged
+        wait_for(lambda: "acknowledged by olga" in browser.find_element(By.ID, "alarms").text,
+                 what="the acknowledgement")
+        wait_for(lambda: "olga alarm_ack alarm/" in browser.find_element(By.ID, "audit").text, what="the audit entry")
+        status = httpx.get(server.url + "/api/v1/intersections/I1/status", headers=op, timeout=30).json()
+        assert status["effective_mode"] == "failsafe" and "frozen" in status["controller"]["reason"]
+    finally:
+        server.stop()
+
+
 def fast_arterial(tmp_path):
     """The arterial with a 22 s program at I1, so that its phase changes within seconds."""
     from dataclasses import replace

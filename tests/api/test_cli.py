@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from api.db import AuditEntry, Camera, User, make_engine, make_sessionmaker
 from api.security import verify_password
-from traffic.cli.main import main
+from greenwave.cli.main import main
 
 
 def run(monkeypatch, capsys, argv: list[str], stdin: str = "") -> tuple[int, str, str]:

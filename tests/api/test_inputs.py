@@ -236,7 +236,7 @@ def test_an_unknown_time_zone_is_refused(sqlite_url, clock):
 
 
 def test_serve_refuses_an_unknown_time_zone_in_one_line(tmp_path, capsys):
-    from traffic.cli.main import main
+    from greenwave.cli.main import main
 
     db = tmp_path / "g.db"
     try:

@@ -19,9 +19,9 @@ from api.main import create_app
 from api.security import issue_token
 from api.settings import MAX_TOKEN_TTL_S, Settings
 from api.signing_key import key_file_path, load_signing_key
+from greenwave.cli.main import main
 from tests.api.conftest import T0, user_token
 from tests.api.test_counts import batch
-from traffic.cli.main import main
 from traffic.errors import TrafficError
 
 TEN_YEARS_S = 10 * 365 * 86400

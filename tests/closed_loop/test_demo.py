@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from signal_control.demo.core import DemoConfig, run_demo
-from signal_control.demo.output import summary, write_report
-from traffic.cli.main import main
+from greenwave.cli.main import main
+from greenwave.demo.core import DemoConfig, run_demo
+from greenwave.demo.output import summary, write_report
 
 
 @pytest.fixture(scope="module")

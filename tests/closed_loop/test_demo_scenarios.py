@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from signal_control.demo.core import KINDS, DemoConfig, run_demo
-from signal_control.demo.output import table
-from traffic.cli.main import main
+from greenwave.cli.main import main
+from greenwave.demo.core import KINDS, DemoConfig, run_demo
+from greenwave.demo.output import table
 from traffic.scenario_io import builtin_scenarios
 
 
@@ -45,10 +45,10 @@ def test_adaptive_and_actuated_control_starve_no_movement_on_isolated_x080():
     not end before that window's last start), and the adaptive controller, planning on departures,
     then cut that green further: 974 s of control delay for the east through lane group, 350 s under
     the best fixed plan run actuated. Each lane group's control delay now stays below 150 s."""
+    from greenwave.demo.core import best_fixed_plans
+    from greenwave.demo.runs import SafetyAudit, actuated_spec
     from signal_control.adaptive import AdaptiveController, AdaptiveParams, TimeOfDayPlan
     from signal_control.coordinated_actuated import ActuatedParams
-    from signal_control.demo.core import best_fixed_plans
-    from signal_control.demo.runs import SafetyAudit, actuated_spec
     from simulation.engine import Simulation
     from simulation.metrics import run_metrics
     from traffic.scenario_io import load_scenario
@@ -71,6 +71,33 @@ def test_adaptive_and_actuated_control_starve_no_movement_on_isolated_x080():
     # every adaptive plan gives each phase green in every cycle
     for plan in ctl.target_plans().values():
         assert all(p.green_s >= 5.0 for p in plan.phases)
+
+
+@pytest.mark.parametrize("name", ["isolated_x050", "isolated_x080", "isolated_x095"])
+def test_no_vehicle_waits_more_than_three_of_the_longest_cycles_below_capacity(name):
+    """Below capacity every movement is served every cycle or two: under the adaptive controller (its
+    plans run actuated; with and without the demand its time-of-day plan was made for, i.e. keeping the
+    plan or re-planning on its counts) and under the best fixed plan run actuated, the longest control delay
+    of any one vehicle stays within three cycles of the longest cycle a plan may have (120 s)."""
+    from greenwave.demo.core import best_fixed_plans
+    from greenwave.demo.runs import run_adaptive, run_fixed
+    from signal_control.adaptive import AdaptiveParams, TimeOfDayPlan, scenario_design_veh_h
+    from signal_control.coordinated_actuated import ActuatedParams
+    from traffic.scenario_io import load_scenario
+
+    sc = load_scenario(name)
+    params = AdaptiveParams()
+    best, _ = best_fixed_plans(sc, params)
+    with_best = sc.with_plans(best)
+    runs = [run_fixed(with_best, "best_fixed_actuated", 1, 1800.0, actuated=ActuatedParams()),
+            run_adaptive(with_best, [TimeOfDayPlan(0.0, "best_fixed", best, scenario_design_veh_h(sc))], 1, params,
+                         duration_s=1800.0, actuated=ActuatedParams()),
+            # not knowing the demand its plan was made for, the controller re-plans on its counts
+            run_adaptive(with_best, [TimeOfDayPlan(0.0, "best_fixed", best)], 1, params, duration_s=1800.0,
+                         actuated=ActuatedParams(), kind="adaptive_without_design_demand")]
+    for r in runs:
+        longest = max(g["max_control_delay_s"] for g in r.lane_groups if g["vehicles"])
+        assert longest <= 3 * 120.0, (r.kind, longest)
 
 
 def test_max_pressure_forces_a_movement_waiting_longer_than_max_red(cross):

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
+from greenwave.cli.main import main
 from tests.conftest import SHARED
-from traffic.cli.main import main
 
 # Ultralytics reads this when first imported: no online checks, downloads or telemetry in tests
 os.environ.setdefault("YOLO_OFFLINE", "1")

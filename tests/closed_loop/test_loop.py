@@ -7,8 +7,8 @@ import math
 
 import pytest
 
+from greenwave.demo.runs import CameraOutage, SafetyAudit, delay_series, run_adaptive
 from signal_control.adaptive import AdaptiveController, AdaptiveParams, TimeOfDayPlan
-from signal_control.demo.runs import CameraOutage, SafetyAudit, delay_series, run_adaptive
 from simulation import Simulation
 from traffic.control import SignalState
 from traffic.counts import Health, IntervalCounts
@@ -54,11 +54,12 @@ def test_failsafe_keeps_the_others_on_the_fallback_cycle(timevarying):
 
 def test_small_predicted_gain_keeps_the_running_plans(timevarying):
     best = AdaptiveController(timevarying, [TimeOfDayPlan(0.0, "d", timevarying.active_plan_set())],
-                              AdaptiveParams(min_gain=0.0))
+                              AdaptiveParams(min_gain=0.0, min_observed_s=0.0))
     plans = {iid: seq[-1] for iid, seq in best.decide(300.0, _counts(timevarying, 300.0, 120.0),
                                                       _states(timevarying)).items()}
     # a controller already running those plans, on the same demand, sees no gain worth a change
-    ctl = AdaptiveController(timevarying, [TimeOfDayPlan(0.0, "d", plans)], AdaptiveParams(min_gain=0.05))
+    ctl = AdaptiveController(timevarying, [TimeOfDayPlan(0.0, "d", plans)],
+                             AdaptiveParams(min_gain=0.05, min_observed_s=0.0))
     states = {iid: SignalState(iid, p, 60.0) for iid, p in plans.items()}
     assert ctl.decide(300.0, _counts(timevarying, 300.0, 120.0), states) == {}
     assert ctl.decisions[-1].event == "kept" and "predicted gain" in ctl.decisions[-1].reason
@@ -94,7 +95,7 @@ def test_delay_series_bins_by_departure(timevarying):
 
 
 def test_camera_feed_replaces_one_intersection_with_flows_kept(timevarying):
-    from signal_control.demo.runs import CameraFeed
+    from greenwave.demo.runs import CameraFeed
 
     inter = timevarying.intersections["I2"]
     m = sorted(inter.movements)[0]
@@ -112,7 +113,7 @@ def test_camera_feed_replaces_one_intersection_with_flows_kept(timevarying):
 
 
 def test_bad_camera_feed_sends_its_intersection_to_failsafe(timevarying):
-    from signal_control.demo.runs import CameraFeed
+    from greenwave.demo.runs import CameraFeed
 
     frozen = IntervalCounts("cam:I5", 0.0, 60.0, {}, intersection="I5", health=Health.FROZEN)
     tod = [TimeOfDayPlan(0.0, "day", timevarying.active_plan_set())]
@@ -125,8 +126,8 @@ def test_bad_camera_feed_sends_its_intersection_to_failsafe(timevarying):
 def test_an_outage_puts_its_signal_on_recall_and_keeps_the_others_advance_detectors(timevarying):
     """Under an outage the coordinated-actuated layer still asks for its advance detectors (the other
     signals keep serving side streets between platoons), and only the outage's signal is on recall."""
+    from greenwave.demo.runs import actuated_spec
     from signal_control.coordinated_actuated import ActuatedParams
-    from signal_control.demo.runs import actuated_spec
 
     outage = CameraOutage("I3", 600.0, 1200.0)
     spec = actuated_spec(timevarying, ActuatedParams(), outage)

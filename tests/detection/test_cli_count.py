@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from greenwave.cli.main import main
 from tests.detection.conftest import MODEL, MOTORWAY
-from traffic.cli.main import main
 
 
 def test_help(capsys):
@@ -27,6 +27,7 @@ def test_help(capsys):
     ("not both", ["count", "x.mp4", "--line", "0,0,9,9", "--config", "c.json"], "not allowed with"),
     ("a bad line", ["count", "x.mp4", "--line", "1,2"], "expected four numbers"),
     ("a bad stride", ["count", "x.mp4", "--line", "0,0,9,9", "--stride", "0"], "positive integer or 'auto'"),
+    ("one slicing mode", ["count", "x.mp4", "--line", "0,0,9,9", "--sliced", "--slice-lines"], "not allowed with"),
     ("a missing config", ["count", "x.mp4", "--config", "none.json"], "cannot read camera config"),
     ("a missing video", ["count", "none.mp4", "--line", "0,0,9,9"], "none.mp4: no such video file"),
 ])
@@ -70,6 +71,7 @@ def test_json_run_on_a_real_clip(real, tmp_path, capsys):
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["video"] == MOTORWAY.name and doc["frames"] == 100 and doc["stride"] == 2
+    assert doc["stride_choice"]["mode"] == "fixed" and doc["stride_choice"]["reason"] == "set by --stride"
     assert {"wall_s", "ms_per_frame", "fps", "health"} <= set(doc) and doc["health"]["state"] == "ok"
     (line,) = doc["lines"]
     assert set(line) == {"name", "in", "out", "by_class"} and line["name"] == "line1"
@@ -78,7 +80,7 @@ def test_json_run_on_a_real_clip(real, tmp_path, capsys):
 
 
 def test_greenwave_help_imports_no_detector_stack():
-    code = ("import sys; from traffic.cli.main import build_parser; build_parser(); "
+    code = ("import sys; from greenwave.cli.main import build_parser; build_parser(); "
             "print(sorted(m for m in ('ultralytics', 'torch', 'cv2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -22,8 +22,8 @@ from detection.errors import CameraConfigError, VideoSourceError
 from detection.fleet_config import load_fleet
 from detection.push import CountsPusher, PushError, PushRejected, batch_id
 from detection.sources import Backoff, Frame
+from greenwave.cli.main import main
 from tests.detection.conftest import FREEWAY, MODEL
-from traffic.cli.main import main
 from traffic.counts import IntervalCounts
 
 IN_KEY, OUT_KEY = "W_I1>I1_I2", "I2_I1>I1_W"  # movements of the arterial's I1, as the API checks them
@@ -472,7 +472,7 @@ def test_real_detector_counts_the_freeway_clip_into_the_api_through_the_cli(api_
         "model": str(MODEL), "interval_s": 5, "stride": 4, "batch": {"size": 4},
         "cameras": [{"id": "cam-real", "source": str(FREEWAY), "config": "freeway.json", "intersection": "I1",
                      "credential_env": "GW_TEST_CAM_REAL"}]}))
-    out = subprocess.run([sys.executable, "-c", "import sys; from traffic.cli.main import main; sys.exit(main())",
+    out = subprocess.run([sys.executable, "-c", "import sys; from greenwave.cli.main import main; sys.exit(main())",
                           "count-cameras", str(tmp_path / "cameras.json"), "--api", server.url, "--workers", "1",
                           "--json"], capture_output=True, text=True, timeout=300, check=False,
                          env={**os.environ, "GW_TEST_CAM_REAL": keys["cam-real"], "YOLO_OFFLINE": "1"})
@@ -503,7 +503,7 @@ def test_batched_cameras_through_the_cli_count_as_a_detector_of_their_own(api_se
         "model": str(pt_model), "interval_s": 5, "stride": 2, "max_frames": 120,
         "cameras": [{"id": cid, "source": str(FREEWAY), "config": f"{cid}.json", "intersection": "I1",
                      "credential_env": f"GW_TEST_{cid[-1].upper()}"} for cid in lines]}))
-    out = subprocess.run([sys.executable, "-c", "import sys; from traffic.cli.main import main; sys.exit(main())",
+    out = subprocess.run([sys.executable, "-c", "import sys; from greenwave.cli.main import main; sys.exit(main())",
                           "count-cameras", str(tmp_path / "cameras.json"), "--api", server.url, "--batch-size", "4",
                           "--batch-wait-ms", "200", "--json"], capture_output=True, text=True, timeout=300,
                          check=False, env={**os.environ, "GW_TEST_A": keys["cam-pt-a"], "GW_TEST_B": keys["cam-pt-b"],

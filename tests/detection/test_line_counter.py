@@ -8,7 +8,7 @@ import pytest
 from detection.config import make_line
 from detection.counting import Direction
 from detection.detections import Detections
-from detection.line_counter import LineCounter, crossing_fraction, signed_distance_px
+from detection.line_counter import LineCounter, crossing_fraction, cut_across_line, path_crossing, signed_distance_px
 from tests.detection.conftest import track_at
 
 
@@ -77,3 +77,39 @@ def test_signed_distance_and_crossing_fraction():
     assert d.tolist() == [10.0, -5.0]
     assert crossing_fraction(np.array([5.0, -1.0]), np.array([5.0, 1.0]), (0, 0), (10, 0)) == pytest.approx(0.5)
     assert crossing_fraction(np.array([15.0, -1.0]), np.array([15.0, 1.0]), (0, 0), (10, 0)) is None
+
+
+def test_crossing_is_interpolated_on_the_path_from_the_last_position_on_one_side_to_the_first_on_the_other():
+    """Positions inside the hysteresis band are skipped: the path runs from (200, 90) at 1.0 s to (260, 130) at
+    1.4 s, and meets y=100 a quarter of the way along: at 1.1 s, x=215."""
+    counter = LineCounter(H_LINE)
+    counter.update(track_at(3, 200, 90), 10, 1.0)
+    assert counter.update(track_at(3, 230, 101), 11, 1.2) == []  # inside the band: no side
+    (event,) = counter.update(track_at(3, 260, 130), 12, 1.4)
+    assert (event.frame_index, event.timestamp_s) == (12, 1.4)
+    assert event.crossing_s == pytest.approx(1.1)
+    assert event.crossing_px == pytest.approx((215.0, 100.0))
+
+
+def test_path_crossing_time_and_place():
+    at_s, at_px = path_crossing(np.array([0.0, -10.0]), 2.0, np.array([40.0, 30.0]), 3.0, (-100, 0), (100, 0))
+    assert at_s == pytest.approx(2.25) and at_px == pytest.approx((10.0, 0.0))
+
+
+@pytest.mark.parametrize(("rule", "box", "line_end", "cut"), [
+    ("cut at the left edge: x centre wrong, harmless for a horizontal line", [0, 80, 30, 120], (300, 100), False),
+    ("cut at the left edge: wrong for a vertical line", [0, 80, 30, 120], (100, 300), True),
+    ("cut at the bottom edge: wrong for a horizontal line", [150, 200, 190, 240], (300, 100), True),
+    ("a box inside the frame is never cut", [150, 80, 190, 120], (300, 100), False),
+])
+def test_boxes_cut_by_the_frame_edge_across_the_line(rule, box, line_end, cut):
+    got = cut_across_line(np.array([box], np.float32), (320, 240), (100, 100), line_end)
+    assert got.tolist() == [cut], rule
+
+
+def test_a_box_cut_by_the_frame_edge_does_not_change_its_tracks_side():
+    """A vehicle leaving the picture at the bottom while on the line: its cut box's centre jumps across."""
+    line = make_line("low", (0, 220), (320, 220))
+    counter = LineCounter(line, frame_size_px=(320, 240))
+    counter.update(Detections.from_arrays([[100, 190, 140, 230]], [0.9], [0], [1]), 0, 0.0)  # centre 210: above
+    assert counter.update(Detections.from_arrays([[100, 210, 140, 240]], [0.9], [0], [1]), 1, 0.1) == []

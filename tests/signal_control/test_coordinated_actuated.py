@@ -302,3 +302,60 @@ def test_side_streets_are_served_between_platoons_only_with_advance_detectors(cr
     assert len(runs["between"][0]) > 5
     assert runs["between"][1]["inserted"] == runs["windows"][1]["inserted"]
     assert runs["between"][1]["mean_time_loss_s"] < 0.8 * runs["windows"][1]["mean_time_loss_s"]
+
+
+def _ew_coordinated_plan():
+    """NS_through 25, NS_left 10, EW_through 30 (the longest green: the coordinated stage, not the plan's
+    first phase), EW_left 10; 5-s clearances; 95-s cycle."""
+    from dataclasses import replace as dc_replace
+
+    plan = ns_ew_plan()
+    phases = (*plan.phases[:2], dc_replace(plan.phases[2], green_s=30.0), plan.phases[3])
+    return dc_replace(plan, cycle_s=95.0, phases=phases)
+
+
+def test_windows_follow_the_coordinated_stage_in_program_order_when_it_is_not_the_first_phase(cross):
+    stages = stage_set_from_plan(_ew_coordinated_plan(), cross.intersections["C"])
+    t = CoordinatedTiming.of(_ew_coordinated_plan(), stages)
+    names = [s.name for s in stages.stages]
+    assert names[t.coordinated] == "EW_through"
+    # EW_left (80-90 s of the program) comes first, then the NS stages of the next program cycle (0-25 s,
+    # 30-40 s, shifted by the cycle): positions count from EW_left's yield point (75 s)
+    assert [names[int(k)] for k in t.windows[:, 0]] == ["EW_left", "NS_through", "NS_left"]
+    assert t.start_s == 75.0
+    assert t.windows[:, 1:].tolist() == [[80.0, 90.0], [95.0, 120.0], [125.0, 135.0]]
+
+
+def test_after_an_early_gap_out_the_next_window_across_the_program_end_is_not_skipped(cross):
+    """EW_left gaps out at 88 s. The next window, NS_through, starts the next program cycle: the old
+    geometry ended the cycle at the program's end, found no later window, and returned to the coordinated
+    stage, whose minimum green then ran past NS_through's last start: NS_through was skipped that cycle
+    (isolated_x080 with its EW green the longest: 81 s mean time loss instead of 42 s)."""
+    stages = stage_set_from_plan(_ew_coordinated_plan(), cross.intersections["C"])
+    t = CoordinatedTiming.of(_ew_coordinated_plan(), stages)
+    ew_left = [s.name for s in stages.stages].index("EW_left")
+    demand = np.array([3.0, 3.0, 3.0, 0.0])  # vehicles on every stage's own movements, none left on EW_left
+    stage, window = actuated_choice(88.0, ew_left, t.coordinated, t.windows, np.array([True, False, False]), demand,
+                                    t.clearance_s, t.min_green_s, 0.5, 0.5, 1.0)
+    assert [s.name for s in stages.stages][stage] == "NS_through" and window == 1
+
+
+def test_every_stage_is_served_every_cycle_when_the_coordinated_stage_is_not_the_first_phase(cross):
+    """The whole signal in the simulator, throughs 300 veh/h, turns 60 veh/h: the left stages often gap
+    out early (or get no call), and both through stages are still shown in every cycle."""
+    from dataclasses import replace as dc_replace
+
+    from traffic.demand import Demand, Flow, FlowSlice
+
+    plan = _ew_coordinated_plan()
+    flows = [Flow(r.id, (FlowSlice(0, 3600, 300.0 if r.id.endswith("_s") else 60.0),), route=r.id)
+             for r in cross.demand.routes.values()]
+    scenario = dc_replace(cross, plans={"C": {plan.name: plan}},
+                          demand=Demand.build(list(cross.demand.vehicle_types.values()),
+                                              list(cross.demand.routes.values()), flows))
+    sim, _ = _run(scenario, duration_s=1900.0)
+    first = 75.0 + plan.cycle_s  # cycles from the second on (the first may see no turning vehicle yet)
+    names = [s.name for s in stage_set_from_plan(plan, cross.intersections["C"]).stages]
+    for stage in (names.index("NS_through"), names.index("EW_through")):
+        cycles = {int((t - first) // plan.cycle_s) for t in _green_starts(sim, stage) if t >= first}
+        assert set(range(int((1900.0 - first) // plan.cycle_s))) <= cycles, stage

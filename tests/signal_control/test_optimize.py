@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
+from greenwave.cli.main import main
 from signal_control.errors import OptimizerError
 from signal_control.optimize import optimize
 from signal_control.params import SUMO_MICRO
-from traffic.cli.main import main
 from traffic.plan_validation import validate_plan
 from traffic.scenario_io import load_plan_file, load_scenario
 

@@ -70,7 +70,8 @@ def _counts(sc, now, flow_veh_h, skip=(), health=None):
 
 def test_failsafe_enter_and_exit_is_logged(arterial):
     tod = [TimeOfDayPlan(0.0, "day", arterial.active_plan_set())]
-    ctl = AdaptiveController(arterial, tod, AdaptiveParams(reoptimize_every_s=900, recover_intervals=2))
+    ctl = AdaptiveController(arterial, tod,
+                             AdaptiveParams(reoptimize_every_s=900, recover_intervals=2, min_observed_s=0))
     states = {iid: SignalState(iid, arterial.active_plan(iid), 90.0) for iid in arterial.intersections}
     out = ctl.decide(300.0, _counts(arterial, 300.0, 60.0), states)
     assert all(m == "adaptive" for m in ctl.modes.values()) and out  # first optimisation

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from traffic.cli.main import main
+from greenwave.cli.main import main
 
 KEYS = {"inserted", "arrived", "mean_travel_time_s", "mean_time_loss_s", "mean_waiting_time_s", "mean_stops",
         "vehicle_seconds"}

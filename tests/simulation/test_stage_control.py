@@ -152,7 +152,7 @@ def test_a_controller_with_an_advance_range_sees_the_vehicles_on_that_stretch(cr
 def test_simulate_cli_runs_stage_control(capsys):
     import json
 
-    from traffic.cli.main import main
+    from greenwave.cli.main import main
 
     assert main(["simulate", "arterial", "--controller", "max-pressure", "--duration-s", "900", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -164,7 +164,7 @@ def test_simulate_cli_runs_stage_control(capsys):
 def test_simulate_cli_runs_plans_coordinated_actuated(capsys):
     import json
 
-    from traffic.cli.main import main
+    from greenwave.cli.main import main
 
     assert main(["simulate", "arterial", "--actuated", "--duration-s", "900", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

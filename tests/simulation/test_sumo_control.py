@@ -69,7 +69,7 @@ def test_controller_in_the_loop_shows_only_safe_states(libsumo, resco, ingolstad
 
 
 def test_cli_runs_a_config_and_prints_the_metric(libsumo, resco, capsys):
-    from traffic.cli.main import main
+    from greenwave.cli.main import main
 
     assert main(["sumo-control", str(resco / "ingolstadt7.sumocfg"), "--controller", "max-pressure", "--seed", "3",
                  "--json"]) == 0
@@ -87,7 +87,7 @@ def test_cli_runs_a_config_and_prints_the_metric(libsumo, resco, capsys):
     (["{cfg}", "--sumo-home", "/nonexistent"], "has no tools/ folder"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(resco, capsys, argv, message):
-    from traffic.cli.main import main
+    from greenwave.cli.main import main
 
     argv = [a.replace("{cfg}", str(resco / "ingolstadt7.sumocfg")) for a in argv]
     assert main(["sumo-control", *argv]) == 2

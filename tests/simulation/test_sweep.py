@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from greenwave.cli.main import main
 from simulation.runner import simulate
 from simulation.sweep import PlanVariant, RunResult, SweepCase, run_case, run_sweep, scale_demand
 from simulation.sweep_stats import mean_ci95, summarise, t_quantile_975
-from traffic.cli.main import main
 from traffic.demand import Trip
 from traffic.errors import ScenarioError
 from traffic.scenario_io import load_scenario

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from greenwave.cli.main import main
 from simulation.engine import Simulation
 from simulation.runner import simulate, simulate_seeds
 from simulation.stage_control import StageControlSpec
 from simulation.sweep import PlanVariant, run_sweep
 from tests.factories import mid
-from traffic.cli.main import main
 from traffic.errors import PlanValidationError
 from traffic.scenario import Scenario
 from traffic.scenario_io import load_scenario, save_scenario
@@ -189,7 +189,7 @@ def unsafe_sumo_config(ref_sumo: Path, folder: Path) -> Path:
     return config
 
 
-@pytest.mark.parametrize("controller", ["fixed", "adaptive"])
+@pytest.mark.parametrize("controller", ["fixed", "adaptive-stage"])
 def test_sumo_control_refuses_unsafe_programs_before_sumo_starts(ref_sumo, tmp_path, controller):
     pytest.importorskip("sumolib", reason="SUMO import needs sumolib")
     from simulation.sumo_control import run_config

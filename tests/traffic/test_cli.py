@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from traffic.cli.main import build_parser, main
+from greenwave.cli.main import build_parser, main
 from traffic.scenario_io import load_scenario, save_plan_file
 
 SUBCOMMANDS = [["scenario"], ["scenario", "import"], ["scenario", "show"], ["scenario", "list"], ["plan"],
@@ -66,6 +66,15 @@ def test_export_sumo(tmp_path, capsys):
     assert text.count("<tlLogic") == 6 and 'programID="greenwave" offset="22"' in text
 
 
+def test_a_folder_named_like_a_program_is_not_taken_for_a_plan_file(tmp_path, monkeypatch, capsys):
+    # run from a folder holding a subfolder 'greenwave' (the repository root holds the package of that name)
+    (tmp_path / "greenwave").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "export-sumo", "arterial", "--plan", "greenwave", "-o", "tls.add.xml"]) == 0
+    assert 'programID="greenwave" offset="22"' in (tmp_path / "tls.add.xml").read_text()
+    assert main(["simulate", "arterial", "--plan", "greenwave", "--duration-s", "30", "--json"]) == 0
+
+
 def test_export_refuses_unsafe_plan(tmp_path, capsys):
     sc = load_scenario("isolated_x080")
     plan = sc.active_plan("C")
@@ -87,7 +96,7 @@ def test_import_and_show(ref_sumo, tmp_path, capsys):
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "traffic.cli.main", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "greenwave", *args], capture_output=True, text=True,
                           timeout=60)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from traffic.cli.main import main
+from greenwave.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 STRONG_PASSWORD = "k7-Lantern-quay-41"
@@ -54,7 +54,7 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
 
     import detection.fleet
     import detection.pipeline
-    import signal_control.demo.core
+    import greenwave.demo.core
     import signal_control.optimize
     import simulation.runner
     import simulation.sumo_control
@@ -64,7 +64,7 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
         raise WorkStarted("the command started its work instead of refusing the input")
 
     for module, name in ((uvicorn, "run"), (simulation.runner, "simulate"), (simulation.runner, "simulate_seeds"),
-                         (signal_control.demo.core, "run_demo"), (signal_control.optimize, "optimize"),
+                         (greenwave.demo.core, "run_demo"), (signal_control.optimize, "optimize"),
                          (simulation.sumo_control, "run_config_seeds"), (simulation.sweep, "run_sweep"),
                          (detection.fleet, "run_fleet"), (detection.pipeline, "CountingPipeline"),
                          (distributed, "LocalCluster"), (distributed, "Client")):
@@ -222,7 +222,7 @@ def _command_of(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[str, 
 
 
 def test_the_table_covers_every_subcommand():
-    from traffic.cli.main import build_parser
+    from greenwave.cli.main import build_parser
 
     parser = build_parser()
     covered = {_command_of(parser, argv) for _, argv, *_ in ROWS}
@@ -277,7 +277,7 @@ def test_bad_input_through_a_real_process(argv, message, workdir):
     before = snapshot(workdir)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("GREENWAVE_DB", None)
-    run = subprocess.run([sys.executable, "-m", "traffic.cli.main", *argv], cwd=workdir, env=env,
+    run = subprocess.run([sys.executable, "-m", "greenwave.cli.main", *argv], cwd=workdir, env=env,
                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert_refused(run.returncode, run.stdout, run.stderr, message)
     assert not changes(before, snapshot(workdir))

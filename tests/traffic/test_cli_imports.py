@@ -23,11 +23,11 @@ def _heavy_modules_after(code: str) -> list[str]:
 
 
 def test_building_the_parser_imports_no_heavy_library() -> None:
-    assert _heavy_modules_after("import traffic.cli.main as m; m.build_parser()") == []
+    assert _heavy_modules_after("import greenwave.cli.main as m; m.build_parser()") == []
 
 
 def test_help_of_every_command_imports_no_heavy_library() -> None:
-    code = ("import contextlib, io, traffic.cli.main as m\n"
+    code = ("import contextlib, io, greenwave.cli.main as m\n"
             "p = m.build_parser()\n"
             "for cmd in sorted(p._subparsers._group_actions[0].choices):\n"
             "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
@@ -37,7 +37,7 @@ def test_help_of_every_command_imports_no_heavy_library() -> None:
 
 def test_simulating_imports_no_graph_library() -> None:
     # the simulator needs no networkx graph: the road graph is built on first use (routing, the optimiser)
-    code = ("import contextlib, io, traffic.cli.main as m\n"
+    code = ("import contextlib, io, greenwave.cli.main as m\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    assert m.main(['simulate', 'isolated_x080', '--duration-s', '60', '--json']) == 0")
     assert "networkx" not in {name.split(".")[0] for name in _heavy_modules_after(code)}
@@ -50,10 +50,7 @@ def test_other_values_written_out_in_the_cli_agree_with_their_homes(monkeypatch:
     import detection.cli
     import detection.detector
     import detection.fleet_cli
-    import simulation.sumo_cli
-    import simulation.sumo_control
 
-    assert simulation.sumo_cli.STAGE_CONTROLLERS == simulation.sumo_control.STAGE_CONTROLLERS
     assert detection.cli.DEFAULT_MODEL == detection.detector.DEFAULT_MODEL
     assert detection.fleet_cli.MAX_BATCH_SIZE == detection.batching.MAX_BATCH_SIZE
     assert detection.fleet_cli.MAX_WAIT_LIMIT_MS == detection.batching.MAX_WAIT_LIMIT_MS

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
+from greenwave.cli.main import main
 from tests.factories import make_cross_network, mid, ns_ew_plan
-from traffic.cli.main import main
 from traffic.compatibility import Relation, green_together, opposing_approaches, relation
 from traffic.intersection import Intersection
 from traffic.network import Network, Node

@@ -215,7 +215,7 @@ def test_sumo_crossings_are_used_exactly(sumo, tmp_path):
 def test_plan_check_cli_pedestrian_options(tmp_path, capsys):
     """``greenwave plan check``: a 6-s side green is refused naming the crossing; the agency's walking
     speed changes the figures; ``--no-pedestrians`` drops the check."""
-    from traffic.cli.main import main
+    from greenwave.cli.main import main
     from traffic.scenario_io import save_plan_file
 
     sc = load_scenario("isolated_x080")

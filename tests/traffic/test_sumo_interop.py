@@ -162,7 +162,7 @@ def test_route_file_variants(ref_sumo, tmp_path):
 
 def test_import_sumocfg_real_city(resco, tmp_path, capsys):
     """ingolstadt7: the config names the net and routes and the 16:00-17:00 window."""
-    from traffic.cli.main import main
+    from greenwave.cli.main import main
 
     out = tmp_path / "ing.json"
     assert main(["scenario", "import", str(resco / "ingolstadt7.sumocfg"), "-o", str(out)]) == 0

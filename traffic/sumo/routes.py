@@ -137,6 +137,9 @@ def _vtype(el: ET.Element, motorcycle_pcu: float) -> VehicleType:
     if cls == "bus":
         defaults = VehicleType(id="x", vehicle_class="bus", pcu=pcu, length_m=12.0, accel_m_s2=1.2, decel_m_s2=4.0,
                                max_speed_m_s=27.78, speed_dev=0.05)
+    elif cls == "motorcycle":  # SUMO 1.28's vClass motorcycle defaults
+        defaults = VehicleType(id="x", vehicle_class="motorcycle", pcu=pcu, length_m=2.2, accel_m_s2=6.0,
+                               decel_m_s2=10.0)
 
     def num(attr: str, default: float) -> float:
         return float(el.get(attr, default))
@@ -146,7 +149,8 @@ def _vtype(el: ET.Element, motorcycle_pcu: float) -> VehicleType:
                        max_speed_m_s=num("maxSpeed", defaults.max_speed_m_s),
                        accel_m_s2=num("accel", defaults.accel_m_s2), decel_m_s2=num("decel", defaults.decel_m_s2),
                        sigma=num("sigma", defaults.sigma), tau_s=num("tau", defaults.tau_s),
-                       speed_factor=factor, speed_dev=dev if dev is not None else defaults.speed_dev)
+                       speed_factor=factor, speed_dev=dev if dev is not None else defaults.speed_dev,
+                       width_m=num("width", defaults.width_m), min_gap_lat_m=num("minGapLat", defaults.min_gap_lat_m))
 
 
 def _speed_factor(el: ET.Element) -> tuple[float, float | None]:

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from signal_control.demo.core import KINDS, DemoResult
-from signal_control.demo.runs import SERIES_BIN_S
+from greenwave.demo.core import KINDS, DemoResult
+from greenwave.demo.runs import SERIES_BIN_S
 from signal_control.report import comparison_table, plot_delay_over_time, write_html
 
 

@@ -235,7 +235,7 @@ def scenario_with_plan(args: argparse.Namespace, rules: ValidationRules | None =
     plan = getattr(args, "plan", None)
     if plan is None:
         return scenario
-    if Path(plan).suffix == ".json" or Path(plan).exists():
+    if Path(plan).suffix == ".json" or Path(plan).is_file():  # a folder named like a program is no plan file
         plans = load_plan_file(plan, scenario)
         return scenario.with_plans(plans, rules or ValidationRules())
     return scenario.select_plan(plan)

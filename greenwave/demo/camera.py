@@ -6,7 +6,7 @@ with the camera's count lines, whose keys must name movements of the camera's in
 
 from __future__ import annotations
 
-from signal_control.demo.runs import CameraFeed
+from greenwave.demo.runs import CameraFeed
 from traffic.errors import ModelError
 from traffic.scenario import Scenario
 

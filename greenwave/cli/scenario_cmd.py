@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from traffic.cli.common import float_in, output_file
+from greenwave.cli.common import float_in, output_file
 from traffic.errors import ScenarioError
 
 

@@ -12,21 +12,20 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from traffic.cli.common import BadValue
+from greenwave.cli.common import BadValue
 from traffic.errors import PlanValidationError, TrafficError
 
-# Subcommand modules, each with ``register(subparsers)``. Modules outside ``traffic`` (simulation,
-# signal_control, detection, api) are listed by name and imported when the parser is built, so
-# ``traffic`` has no import-time dependency on them; each module keeps its heavy imports inside
-# its command functions so ``greenwave --help`` stays fast.
+# Subcommand modules, each with ``register(subparsers)``, listed by name and imported when the parser is
+# built; each keeps its heavy imports inside its command functions so ``greenwave --help`` stays fast. The
+# entry point lives in the wiring room (``greenwave``), never in a domain package.
 COMMAND_MODULES = [
-    "traffic.cli.scenario_cmd",
-    "traffic.cli.plan_cmd",
+    "greenwave.cli.scenario_cmd",
+    "greenwave.cli.plan_cmd",
     "simulation.cli",
     "simulation.sumo_cli",
     "simulation.sweep_cli",
     "signal_control.cli",
-    "signal_control.demo.cli",
+    "greenwave.demo.cli",
     "detection.cli",
     "detection.fleet_cli",
     "api.cli",
@@ -46,7 +45,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
 
     def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
-        """A value the argument types of ``traffic.cli.common`` refuse becomes an ``ArgumentValueError`` naming
+        """A value the argument types of ``greenwave.cli.common`` refuse becomes an ``ArgumentValueError`` naming
         the option (``--seeds must be >= 1 ...``), reported as every other user error."""
         try:
             return super()._get_value(action, arg_string)

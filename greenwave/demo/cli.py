@@ -1,4 +1,4 @@
-"""``greenwave demo``: the README's main job (see ``signal_control.demo.core``)."""
+"""``greenwave demo``: the README's main job (see ``greenwave.demo.core``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from traffic.cli.common import (
+from greenwave.cli.common import (
     MAX_DURATION_S,
     MAX_SEEDS,
     duration_arg,
@@ -62,9 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from greenwave.demo.core import DEFAULT_SCENARIO, DemoConfig, run_demo
+    from greenwave.demo.output import json_safe, summary, table, write_report
     from signal_control.coordinated_actuated import ActuatedParams
-    from signal_control.demo.core import DEFAULT_SCENARIO, DemoConfig, run_demo
-    from signal_control.demo.output import json_safe, summary, table, write_report
     from traffic.errors import ScenarioError
 
     if args.hours is not None and args.duration_s is not None:
@@ -77,7 +77,7 @@ def _demo(args: argparse.Namespace) -> int:
     if args.video:
         require_extra("demo --video", "detect", "ultralytics", "cv2")
         from detection.detector import DEFAULT_MODEL
-        from signal_control.demo.camera import feed_from_video
+        from greenwave.demo.camera import feed_from_video
         from traffic.scenario_io import load_scenario
 
         camera = feed_from_video(args.video, args.camera_config, load_scenario(scenario_name),

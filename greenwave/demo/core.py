@@ -20,9 +20,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from signal_control.adaptive import AdaptiveParams, TimeOfDayPlan
+from greenwave.demo.runs import SERIES_BIN_S, CameraFeed, RunResult, run_adaptive, run_fixed
+from signal_control.adaptive import AdaptiveParams, TimeOfDayPlan, scenario_design_veh_h
 from signal_control.coordinated_actuated import ActuatedParams
-from signal_control.demo.runs import SERIES_BIN_S, CameraFeed, RunResult, run_adaptive, run_fixed
 from signal_control.optimize import optimize
 from simulation.engine import check_signals_to_run
 from simulation.metrics import combine_seeds
@@ -110,7 +110,8 @@ def _task(args: tuple[str, Scenario, dict[str, SignalPlan], int, DemoConfig]) ->
     with_best = scenario.with_plans(best)
     if kind == "best_fixed":
         return run_fixed(with_best, kind, seed, cfg.duration_s)
-    return run_adaptive(with_best, [TimeOfDayPlan(0.0, "best_fixed", best)], seed, cfg.params,
+    tod = [TimeOfDayPlan(0.0, "best_fixed", best, scenario_design_veh_h(scenario))]  # made for the average demand
+    return run_adaptive(with_best, tod, seed, cfg.params,
                         duration_s=cfg.duration_s, detector_interval_s=cfg.detector_interval_s, camera=cfg.camera,
                         actuated=cfg.actuated)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from traffic.cli.common import (
+from greenwave.cli.common import (
     add_plan_arg,
     add_rule_args,
     add_scenario_arg,

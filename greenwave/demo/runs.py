@@ -120,6 +120,8 @@ class RunResult:
     plans_checked: int = 0
     unsafe: list[str] = field(default_factory=list)
     plan_changes: int = 0
+    lane_groups: list[dict[str, Any]] = field(default_factory=list)
+    """Per lane group: vehicles, flow and mean control delay (``greenwave simulate --json``'s rows)."""
 
 
 def run_fixed(scenario: Scenario, kind: str, seed: int, duration_s: float | None = None,
@@ -127,7 +129,8 @@ def run_fixed(scenario: Scenario, kind: str, seed: int, duration_s: float | None
     """The scenario's active plans, unchanged, for one seed (with ``actuated``: run coordinated-actuated)."""
     spec = actuated_spec(scenario, actuated) if actuated is not None else None
     sim = Simulation(scenario, seed, duration_s=duration_s, stage_control=spec).run()
-    return RunResult(kind, seed, _metrics(sim), delay_series(sim), final_plans=scenario.active_plan_set())
+    return RunResult(kind, seed, _metrics(sim), delay_series(sim), final_plans=scenario.active_plan_set(),
+                     lane_groups=run_metrics(sim)["lane_groups"])
 
 
 def actuated_spec(scenario: Scenario, params: ActuatedParams,
@@ -166,17 +169,25 @@ class _BlindDuring:
 
 
 def run_stage(scenario: Scenario, kind: str, seed: int, duration_s: float | None = None) -> RunResult:
-    """Stage control on the stages of the scenario's active plans: ``kind`` ``max_pressure`` or
-    ``adaptive_stage`` (every stage and move validated before the run)."""
-    from signal_control.adaptive_stage import AdaptiveStageController
-    from signal_control.max_pressure import MaxPressureController
+    """Stage control on the stages of the scenario's active plans: ``kind`` a tactical controller of
+    ``signal_control.registry`` that runs alone, ``max-pressure`` or ``adaptive-stage`` (or with underscores,
+    as the benchmarks' keys); every stage and move validated before the run.
+
+    Raises:
+        UnknownControllerError: ``kind`` names no such controller.
+    """
+    from signal_control.registry import stage_controller_factory
     from simulation.stage_control import StageControlSpec
     from traffic.stages import stage_sets
 
+    factory = stage_controller_factory(kind.replace("_", "-"))
+    if factory is None:
+        raise ModelError("run_stage runs a stage controller; for the plans as they are use run_fixed")
     sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections))
-    controller = {"max_pressure": MaxPressureController, "adaptive_stage": AdaptiveStageController}[kind](sets)
+    controller = factory(sets)
     sim = Simulation(scenario, seed, duration_s=duration_s, stage_control=StageControlSpec(controller, sets)).run()
-    return RunResult(kind, seed, _metrics(sim), delay_series(sim), final_plans=scenario.active_plan_set())
+    return RunResult(kind, seed, _metrics(sim), delay_series(sim), final_plans=scenario.active_plan_set(),
+                     lane_groups=run_metrics(sim)["lane_groups"])
 
 
 def run_adaptive(scenario: Scenario, time_of_day: Sequence[TimeOfDayPlan], seed: int, params: AdaptiveParams,
@@ -197,7 +208,7 @@ def run_adaptive(scenario: Scenario, time_of_day: Sequence[TimeOfDayPlan], seed:
     events = [{"time_s": e.time_s, "intersection": e.intersection, "event": e.event, "reason": e.reason}
               for e in ctl.events]
     return RunResult(kind, seed, _metrics(sim), delay_series(sim), events, ctl.target_plans(),
-                     audit.checked, audit.problems, len(sim.plan_changes))
+                     audit.checked, audit.problems, len(sim.plan_changes), run_metrics(sim)["lane_groups"])
 
 
 def _metrics(sim: Simulation) -> dict[str, Any]:
