@@ -14,12 +14,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from signal_control import delay_kernels
-from signal_control.lane_groups import lane_group_loads, movement_lane_shares
+from signal_control.lane_groups import LaneGroupLoad, lane_group_loads, movement_lane_shares
 from signal_control.movement_demand import MovementFlow
 from signal_control.params import DelayParams, WebsterParams
+from signal_control.webster import PhaseRatios, phase_ratios
 from traffic.pedestrians import phase_min_greens_s
 from traffic.scenario import Scenario
-from traffic.signal_plan import SignalPlan
+from traffic.signal_plan import Phase, SignalPlan
 
 _F64 = NDArray[np.float64]
 _I64 = NDArray[np.int64]
@@ -82,9 +83,64 @@ class NetworkArrays:
         return d
 
 
+class PlanInputs:
+    """What the kernel arrays and Webster plans need of each intersection that a plan's greens and
+    cycle do not change, computed once for one scenario, demand and parameter set (one optimisation
+    tries many cycles): lane shares, lane-group loads per phasing, phase ratios and pedestrian
+    minimum greens per phase sequence. Bound to those very inputs: never reuse it for others."""
+
+    def __init__(self, scenario: Scenario, demand: Mapping[str, MovementFlow], webster: WebsterParams) -> None:
+        self.scenario, self.demand, self.webster = scenario, demand, webster
+        self._shares: dict[str, dict[tuple[str, str], float]] = {}
+        self._loads: dict[tuple[str, tuple], list[LaneGroupLoad]] = {}
+        self._ratios: dict[tuple[str, tuple[Phase, ...]], PhaseRatios] = {}
+        self._mins: dict[tuple[str, tuple[Phase, ...]], list[float]] = {}
+
+    def serves(self, scenario: Scenario, demand: Mapping[str, MovementFlow], webster: WebsterParams) -> bool:
+        return self.scenario is scenario and self.demand is demand and self.webster is webster
+
+    def shares(self, iid: str) -> dict[tuple[str, str], float]:
+        """``movement_lane_shares`` of intersection ``iid``."""
+        if iid not in self._shares:
+            self._shares[iid] = movement_lane_shares(self.scenario.network, self.scenario.intersections[iid])
+        return self._shares[iid]
+
+    def loads(self, iid: str, plan: SignalPlan) -> list[LaneGroupLoad]:
+        """``lane_group_loads`` of ``plan`` at ``iid``: they depend on which movements each phase
+        serves (protected or permissive), not on the greens."""
+        key = (iid, tuple((p.protected, p.permissive) for p in plan.phases))
+        if key not in self._loads:
+            self._loads[key] = lane_group_loads(self.scenario.network, self.scenario.intersections[iid], plan,
+                                                self.demand, self.webster.saturation)
+        return self._loads[key]
+
+    def ratios(self, iid: str, plan: SignalPlan) -> PhaseRatios:
+        """``phase_ratios`` of ``plan`` at ``iid``."""
+        key = (iid, plan.phases)
+        if key not in self._ratios:
+            self._ratios[key] = phase_ratios(self.scenario.network, self.scenario.intersections[iid], plan,
+                                             self.demand, self.webster, self.loads(iid, plan))
+        return self._ratios[key]
+
+    def min_greens_s(self, iid: str, plan: SignalPlan) -> list[float]:
+        """``phase_min_greens_s`` of ``plan`` at ``iid`` (a fresh list)."""
+        key = (iid, plan.phases)
+        if key not in self._mins:
+            self._mins[key] = phase_min_greens_s(plan, self.scenario.intersections[iid], self.webster.pedestrians,
+                                                 self.webster.min_green_s)
+        return list(self._mins[key])
+
+
 def build_arrays(scenario: Scenario, plans: Mapping[str, SignalPlan], demand: Mapping[str, MovementFlow],
-                 webster: WebsterParams, params: DelayParams) -> NetworkArrays:
-    """Kernel arrays for ``plans`` (one per intersection, one common cycle) and the demand."""
+                 webster: WebsterParams, params: DelayParams, inputs: PlanInputs | None = None) -> NetworkArrays:
+    """Kernel arrays for ``plans`` (one per intersection, one common cycle) and the demand.
+
+    ``inputs``: a :class:`PlanInputs` of this very scenario, demand and ``webster`` to reuse.
+    """
+    if inputs is None:
+        inputs = PlanInputs(scenario, demand, webster)
+    elif not inputs.serves(scenario, demand, webster):
+        raise ValueError("build_arrays: the PlanInputs were made for another scenario, demand or parameters")
     net = scenario.network
     signals = tuple(sorted(plans))
     cycle = float(next(iter(plans.values())).cycle_s)
@@ -93,7 +149,7 @@ def build_arrays(scenario: Scenario, plans: Mapping[str, SignalPlan], demand: Ma
     sig_index = {s: k for k, s in enumerate(signals)}
     greens, inters, mins, ph_ptr = [], [], [], [0]
     for s in signals:
-        phase_mins = phase_min_greens_s(plans[s], scenario.intersections[s], webster.pedestrians, webster.min_green_s)
+        phase_mins = inputs.min_greens_s(s, plans[s])
         for p, floor in zip(plans[s].phases, phase_mins, strict=True):
             greens.append(p.green_s)
             inters.append(p.yellow_s + p.all_red_s)
@@ -104,8 +160,8 @@ def build_arrays(scenario: Scenario, plans: Mapping[str, SignalPlan], demand: Ma
     sat, flow, st_sig, st_mask = [], [], [], []
     for s in signals:
         inter = scenario.intersections[s]
-        loads = {ld.group.id: ld for ld in lane_group_loads(net, inter, plans[s], demand, webster.saturation)}
-        shares = movement_lane_shares(net, inter)
+        loads = {ld.group.id: ld for ld in inputs.loads(s, plans[s])}
+        shares = inputs.shares(s)
         for mid in sorted(inter.movements):
             f = demand.get(mid, MovementFlow(0.0, 0.0))
             if f.veh_h <= 0:

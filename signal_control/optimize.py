@@ -26,9 +26,9 @@ from signal_control.corridor import Corridor, build_corridor, find_corridor
 from signal_control.delay import minimise_delay
 from signal_control.errors import OptimizerError
 from signal_control.movement_demand import MovementFlow, movement_demand
-from signal_control.network_model import NetworkArrays, build_arrays
+from signal_control.network_model import NetworkArrays, PlanInputs, build_arrays
 from signal_control.params import DEFAULT_BANDWIDTH, DEFAULT_DELAY, HCM, BandwidthParams, DelayParams, WebsterParams
-from signal_control.webster import min_cycle_for, phase_ratios, predicted_delay_s, webster_plan
+from signal_control.webster import WebsterResult, min_cycle_for, predicted_delay_s, webster_plan
 from traffic.counts import IntervalCounts
 from traffic.plan_validation import ValidationRules, check_plan
 from traffic.scenario import Scenario
@@ -52,6 +52,7 @@ class _Problem:
     method: str
     keep_splits: bool
     name: str
+    inputs: PlanInputs  # what the cycle does not change, computed once for this problem
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ def optimize(scenario: Scenario, method: Method = "delay", corridor: Sequence[st
         cor = build_corridor(scenario, list(corridor), band.speed_factor)
     elif len(scenario.intersections) >= 2:
         cor, no_corridor = _automatic_corridor(scenario, demand, band)
-    pb = _Problem(scenario, base, demand, webster, band, delay, cor, method, keep_splits, name)
+    pb = _Problem(scenario, base, demand, webster, band, delay, cor, method, keep_splits, name,
+                  PlanInputs(scenario, demand, webster))
     candidates, warnings = _candidate_cycles(pb, cycle_s)
     if no_corridor:
         warnings.append(no_corridor)
@@ -138,8 +140,7 @@ def optimize(scenario: Scenario, method: Method = "delay", corridor: Sequence[st
         bo, bi = corridor_bands(cor, plans)
         bands = BandResult({i: plans[i].offset_s for i in cor.intersections}, bo, bi,
                            plans[cor.intersections[0]].cycle_s)
-    predicted = {iid: predicted_delay_s(p, phase_ratios(scenario.network, scenario.intersections[iid], p, demand,
-                                                        webster), webster.timing) for iid, p in plans.items()}
+    predicted = {iid: predicted_delay_s(p, pb.inputs.ratios(iid, p), webster.timing) for iid, p in plans.items()}
     mean_delay = pi / float(arrays.flow.sum()) if arrays.flow.sum() > 0 else 0.0
     return OptimizationResult(method, plans, plans[next(iter(plans))].cycle_s, cor, bands, pi, predicted,
                               mean_delay, tuple(warnings), tried)
@@ -162,8 +163,7 @@ def _candidate_cycles(pb: _Problem, cycle_s: float | None) -> tuple[list[float],
         if len(cycles) != 1:
             raise OptimizerError(f"keep_splits needs one common cycle, the active plans have {sorted(cycles)}")
         return [cycles.pop()], []
-    own = [webster_plan(pb.scenario.network, pb.scenario.intersections[iid], p, pb.demand, pb.webster, name=pb.name)
-           for iid, p in pb.base.items()]
+    own = [_webster_at(pb, iid, None) for iid in pb.base]
     warnings = [w for r in own for w in r.warnings]
     c_web = max(r.plan.cycle_s for r in own)
     if cycle_s:
@@ -208,7 +208,7 @@ def _at_cycle(pb: _Problem, cycle: float, screening: bool) -> tuple[float, dict[
     if pb.corridor is not None:
         res = maximise_bandwidth(pb.corridor, plans, pb.band)
         plans = {iid: (p.with_offset(res.offsets_s[iid]) if iid in res.offsets_s else p) for iid, p in plans.items()}
-    arrays = build_arrays(pb.scenario, plans, pb.demand, pb.webster, pb.delay)
+    arrays = build_arrays(pb.scenario, plans, pb.demand, pb.webster, pb.delay, pb.inputs)
     if pb.method != "delay":
         return arrays.pi(), plans, arrays
     dparams = replace(pb.delay, optimise_splits=pb.delay.optimise_splits and not pb.keep_splits,
@@ -249,10 +249,18 @@ def _plans_at(pb: _Problem, cycle: float) -> dict[str, SignalPlan]:
     """Webster splits at the common cycle (all raised to the longest minimum cycle if one needs it)."""
     if pb.keep_splits:
         return {iid: replace(p, name=pb.name) for iid, p in pb.base.items()}
-    net, inters = pb.scenario.network, pb.scenario.intersections
-    cycle = max([cycle] + [min_cycle_for(p, pb.webster, inters[iid]) for iid, p in pb.base.items()])
-    return {iid: webster_plan(net, inters[iid], p, pb.demand, pb.webster, cycle_s=cycle, name=pb.name).plan
-            for iid, p in pb.base.items()}
+    cycle = max([cycle] + [min_cycle_for(p, pb.webster, min_greens_s=pb.inputs.min_greens_s(iid, p))
+                           for iid, p in pb.base.items()])
+    return {iid: _webster_at(pb, iid, cycle).plan for iid in pb.base}
+
+
+def _webster_at(pb: _Problem, iid: str, cycle: float | None) -> WebsterResult:
+    """``webster_plan`` of intersection ``iid``'s active plan (at ``cycle``, or its own), from the
+    problem's ratios and minimum greens computed once."""
+    p = pb.base[iid]
+    return webster_plan(pb.scenario.network, pb.scenario.intersections[iid], p, pb.demand, pb.webster,
+                        cycle_s=cycle, name=pb.name, ratios=pb.inputs.ratios(iid, p),
+                        min_greens_s=pb.inputs.min_greens_s(iid, p))
 
 
 def _apply(plans: Mapping[str, SignalPlan], arrays: NetworkArrays, offsets: np.ndarray,

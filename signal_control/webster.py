@@ -59,9 +59,15 @@ class WebsterResult:
 
 
 def phase_ratios(network: Network, inter: Intersection, plan: SignalPlan,
-                 demand: Mapping[str, MovementFlow], params: WebsterParams) -> PhaseRatios:
-    """Critical y per phase: the largest flow ratio among the lane groups each phase serves."""
-    loads = lane_group_loads(network, inter, plan, demand, params.saturation)
+                 demand: Mapping[str, MovementFlow], params: WebsterParams,
+                 loads: Sequence[LaneGroupLoad] | None = None) -> PhaseRatios:
+    """Critical y per phase: the largest flow ratio among the lane groups each phase serves.
+
+    ``loads``: ``lane_group_loads`` of ``plan``'s phasing, demand and ``params.saturation``, already
+    computed (they do not depend on the greens); computed here when None.
+    """
+    if loads is None:
+        loads = lane_group_loads(network, inter, plan, demand, params.saturation)
     y = np.zeros(len(plan.phases))
     crit: list[str | None] = [None] * len(plan.phases)
     for load in loads:
@@ -126,26 +132,36 @@ def min_greens_for(plan: SignalPlan, inter: Intersection, params: WebsterParams)
     return phase_min_greens_s(plan, inter, params.pedestrians, params.min_green_s)
 
 
-def min_cycle_for(plan: SignalPlan, params: WebsterParams, inter: Intersection | None = None) -> float:
+def min_cycle_for(plan: SignalPlan, params: WebsterParams, inter: Intersection | None = None,
+                  min_greens_s: Sequence[float] | None = None) -> float:
     """Shortest cycle that fits every phase's minimum green (pedestrians' too, given ``inter``) and
-    its interphase."""
-    mins = min_greens_for(plan, inter, params) if inter is not None else [params.min_green_s] * len(plan.phases)
+    its interphase. ``min_greens_s``: those minimums already computed (``min_greens_for`` of ``plan``)."""
+    if min_greens_s is not None:
+        mins = list(min_greens_s)
+    elif inter is not None:
+        mins = min_greens_for(plan, inter, params)
+    else:
+        mins = [params.min_green_s] * len(plan.phases)
     return float(sum(g + p.yellow_s + p.all_red_s for g, p in zip(mins, plan.phases, strict=True)))
 
 
 def webster_plan(network: Network, inter: Intersection, plan: SignalPlan, demand: Mapping[str, MovementFlow],
                  params: WebsterParams = HCM, cycle_s: float | None = None, name: str = "webster",
-                 rules: ValidationRules | None = None) -> WebsterResult:
+                 rules: ValidationRules | None = None, ratios: PhaseRatios | None = None,
+                 min_greens_s: Sequence[float] | None = None) -> WebsterResult:
     """Webster cycle and splits for one intersection, keeping ``plan``'s phase sequence.
 
     Args:
         cycle_s: impose this cycle (coordination) instead of the intersection's own optimum.
+        ratios, min_greens_s: ``phase_ratios`` and ``min_greens_for`` of this very ``plan``, demand and
+            ``params``, already computed (an optimiser trying many cycles); computed here when None.
 
     Raises:
         InfeasibleDemandError: Y >= 1.
         PlanValidationError: the result breaks a safety rule (it should not).
     """
-    ratios = phase_ratios(network, inter, plan, demand, params)
+    if ratios is None:
+        ratios = phase_ratios(network, inter, plan, demand, params)
     if ratios.total_y >= 1.0 and not params.above_capacity:
         crit = ", ".join(f"{g} y={v:.2f}" for g, v in zip(ratios.critical_group, ratios.y, strict=True) if g)
         raise InfeasibleDemandError(f"intersection {inter.id!r}: flow ratios sum to Y={ratios.total_y:.2f} >= 1, "
@@ -156,8 +172,8 @@ def webster_plan(network: Network, inter: Intersection, plan: SignalPlan, demand
         warnings.append(f"intersection {inter.id!r}: over-saturated (Y={ratios.total_y:.2f} >= "
                         f"{params.oversaturation_y}); longest cycle {params.max_cycle_s:g} s, greens balanced on v/c"
                         + (": demand above capacity, queues grow" if ratios.total_y >= 1.0 else ""))
-    mins = min_greens_for(plan, inter, params)
-    cycle = max(cycle_s if cycle_s is not None else own, min_cycle_for(plan, params, inter))
+    mins = list(min_greens_s) if min_greens_s is not None else min_greens_for(plan, inter, params)
+    cycle = max(cycle_s if cycle_s is not None else own, min_cycle_for(plan, params, min_greens_s=mins))
     if cycle_s is None and not over:
         cycle = fit_beside_minimums(cycle, own, ratios, plan, params, mins)
     greens = split_greens(cycle, ratios, plan, params, mins)

@@ -7,10 +7,15 @@ from dataclasses import replace
 
 import pytest
 
+import signal_control.network_model as network_model_module
+import signal_control.optimize as optimize_module
+import signal_control.webster as webster_module
 from greenwave.cli.main import main
 from signal_control.errors import OptimizerError
+from signal_control.movement_demand import movement_demand
+from signal_control.network_model import PlanInputs, build_arrays
 from signal_control.optimize import optimize
-from signal_control.params import SUMO_MICRO
+from signal_control.params import SUMO_MICRO, DelayParams
 from traffic.plan_validation import validate_plan
 from traffic.scenario_io import load_plan_file, load_scenario
 
@@ -127,3 +132,69 @@ def test_optimised_arterial_beats_sumo_tool_chain_in_sumo(arterial, tmp_path, re
                         "--tripinfo-output", str(trip)], check=True, capture_output=True)
         means.append(statistics.fmean(float(t.get("timeLoss")) for t in ET.parse(trip).getroot().iter("tripinfo")))
     assert statistics.fmean(means) < 37.1
+
+
+class _NoReuse(PlanInputs):
+    """The straightforward reference: every lookup computed afresh, as before the cache."""
+
+    def shares(self, iid):
+        self._shares.clear()
+        return super().shares(iid)
+
+    def loads(self, iid, plan):
+        self._loads.clear()
+        return super().loads(iid, plan)
+
+    def ratios(self, iid, plan):
+        self._ratios.clear()
+        return super().ratios(iid, plan)
+
+    def min_greens_s(self, iid, plan):
+        self._mins.clear()
+        return super().min_greens_s(iid, plan)
+
+
+@pytest.mark.parametrize("name", ["arterial_timevarying", "isolated_x080", "isolated_x095"])
+@pytest.mark.parametrize("keep_splits", [False, True])
+def test_reusing_cycle_independent_inputs_changes_no_result(name, keep_splits, monkeypatch):
+    sc = load_scenario(name)
+    fast = optimize(sc, "delay", webster=SUMO_MICRO, keep_splits=keep_splits)
+    monkeypatch.setattr(optimize_module, "PlanInputs", _NoReuse)
+    ref = optimize(sc, "delay", webster=SUMO_MICRO, keep_splits=keep_splits)
+    assert fast.plans == ref.plans
+    assert fast.predicted_pi == ref.predicted_pi
+    assert fast.cycles_tried == ref.cycles_tried
+    assert fast.predicted_delay_s == ref.predicted_delay_s
+
+
+def test_cycle_independent_inputs_are_computed_once_per_optimisation(monkeypatch):
+    sc = load_scenario("arterial_timevarying")
+    calls = {"loads": 0, "ped_mins": 0}
+
+    def counting(key, fn):
+        def wrapped(*args, **kwargs):
+            calls[key] += 1
+            return fn(*args, **kwargs)
+        return wrapped
+
+    for mod in (webster_module, network_model_module):
+        monkeypatch.setattr(mod, "lane_group_loads", counting("loads", mod.lane_group_loads))
+        monkeypatch.setattr(mod, "phase_min_greens_s", counting("ped_mins", mod.phase_min_greens_s))
+    r = optimize(sc, "delay", webster=SUMO_MICRO)
+    n = len(sc.intersections)
+    assert len(r.cycles_tried) > 5
+    # one phasing per signal (Webster splits keep the phase sequence): its loads once each
+    assert calls["loads"] == n
+    # pedestrian minimums: once per distinct phase sequence (greens), not for every cycle twice over
+    assert calls["ped_mins"] <= n * (len(r.cycles_tried) + 2)
+
+
+def test_build_arrays_refuses_inputs_of_another_problem():
+    sc = load_scenario("isolated_x080")
+    demand = movement_demand(sc)
+    other = PlanInputs(sc, movement_demand(sc), SUMO_MICRO)
+    with pytest.raises(ValueError, match="another scenario, demand or parameters"):
+        build_arrays(sc, sc.active_plan_set(), demand, SUMO_MICRO, DelayParams(), other)
+    ok = build_arrays(sc, sc.active_plan_set(), demand, SUMO_MICRO, DelayParams(), PlanInputs(sc, demand, SUMO_MICRO))
+    plain = build_arrays(sc, sc.active_plan_set(), demand, SUMO_MICRO, DelayParams())
+    assert ok.as_lists() == plain.as_lists()
