@@ -252,9 +252,7 @@ class AdaptiveController:
                 pcu_h[m] = pcu + extra * (pcu / veh if veh > 0 else 1.0)
             durations.append(c.duration_s)
         if durations:
-            kept = {m: q for m, q in self._estimate.veh_h.items() if m not in veh_h}
-            kept_pcu = {m: q for m, q in self._estimate.pcu_h.items() if m not in pcu_h}
-            self._estimate.update(max(durations), veh_h | kept, pcu_h | kept_pcu)
+            self._estimate.update(max(durations), veh_h, pcu_h)
 
     def _queued_veh_h(self, iid: str, c: IntervalCounts, plan: SignalPlan | None) -> dict[str, float]:
         """Per movement, the flow (veh/h) to add to its departures: its share of its lane groups' queue growth

@@ -81,7 +81,8 @@ class DemandEstimate:
     """``sum(w_i^2 / d_i)`` over the intervals behind the estimate (weights ``w_i`` sum to 1)."""
 
     def update(self, duration_s: float, veh_h: Mapping[str, float], pcu_h: Mapping[str, float]) -> None:
-        """Fold one interval of ``duration_s`` seconds into the estimate (flows per movement)."""
+        """Fold one interval of ``duration_s`` seconds into the estimate (flows per movement; a movement not
+        in the flows, e.g. at an intersection whose counts are missing, keeps its estimate: missing is not zero)."""
         if not duration_s > 0:
             raise ValueError(f"duration_s (={duration_s}) must be > 0")
         alpha = 1.0 - math.exp(-duration_s / self.horizon_s)
@@ -90,7 +91,6 @@ class DemandEstimate:
         self.observed_s += duration_s
         self.variance_weight_per_s = (1.0 - alpha) ** 2 * self.variance_weight_per_s + alpha ** 2 / duration_s
         for target, new in ((self.veh_h, veh_h), (self.pcu_h, pcu_h)):
-            for m in set(target) | set(new):
+            for m, q in new.items():
                 old = target.get(m)
-                q = new.get(m, 0.0)
                 target[m] = q if old is None else old + alpha * (q - old)

@@ -502,90 +502,10 @@ class Simulation:
             self.detectors.count(mv, v, lane)
         v.group = stats
 
-    def discharger(self) -> Callable[[LaneServer, Vehicle, MoveState, float, LaneServer | None], None]:
-        """What a lane calls when its head vehicle crosses: ``discharge``, or, where ``leave_lane`` or ``cross`` is
-        replaced (a subclass, or a probe set on the instance), those two in turn."""
-        cls = type(self)
-        if cls.leave_lane is Simulation.leave_lane and cls.cross is Simulation.cross \
-                and "leave_lane" not in vars(self) and "cross" not in vars(self):
-            return self.discharge
-
-        def leave_then_cross(lane: LaneServer, v: Vehicle, mv: MoveState, now: float,
-                             target: LaneServer | None) -> None:
-            self.leave_lane(lane, v, mv, now, into_slot=False)
-            self.cross(v, mv, now, target)
-
-        return leave_then_cross
-
     def discharge(self, lane: LaneServer, v: Vehicle, mv: MoveState, now: float, target: LaneServer | None) -> None:
-        """``leave_lane(lane, v, mv, now, into_slot=False)`` then ``cross(v, mv, now, target)``: the head vehicle
-        crosses the stop line and drives through the junction, in one call (once per stop-line crossing: the
-        simulator's hot path; the same arithmetic, in the same order, as the two methods)."""
-        # --- leave_lane
-        delay = now - v.stop_arrival_s
-        if delay > self._stop_threshold_s or (mv.rule is not None and mv.rule.full_stop):
-            v.stops += 1
-            if delay > self._stop_go_loss_s:
-                v.wait_s += delay - self._stop_go_loss_s
-            gap = now - lane.last_dep_s
-            if gap < 2.5 * mv.headway_s and lane.run_k >= 0:
-                lane.run_k += 1
-                lane.run_slots += lane.last_space
-            else:
-                lane.run_k = 0
-                lane.run_slots = 0.0
-            queue_pos = v.queue_pos = -1 - int(lane.run_slots + 1e-9)
-        else:
-            lane.run_k = -1
-            queue_pos = v.queue_pos = 0
-        kinds = lane.kinds
-        lane.last_space = kinds.space[v.kind]
-        lane.last_dep_s = now
-        lane.last_dep_move = mv
-        if self.departures is not None:
-            self.departures.append((now, lane.link.id, lane.index))
-        stats = mv.lane_stats.get(lane.index)
-        if stats is not None:
-            stats[0] += 1
-            stats[2] += v.pcu
-        lane.occupancy -= 1
-        lane.used = lane.used - kinds.space[v.kind] if lane.occupancy else 0.0
-        if lane.space_waiters:
-            self._wake_waiter(lane)
-        if self.detectors is not None:
-            self.detectors.count(mv, v, lane)
-        # --- cross (v.group is stats: set by leave_lane, read back and cleared by cross)
-        sf = v.sf
-        vmax = v.max_speed_m_s
-        if queue_pos < 0:  # self._internal_time(v, mv, True, -1 - queue_pos)
-            v_in = min(mv.from_link.speed_m_s * sf, vmax)
-            v_t = min(mv.internal_speed_m_s * sf, v_in)
-            v_out = min(mv.to_link.speed_m_s * sf, vmax)
-            t_int = mv.internal_length_m / (v_t * self._dawdle) if mv.internal_length_m > 0 else 0.0
-            k = -1 - queue_pos
-            v_k = self._queue_speed_m_s[k] if k < 64 else math.inf
-            v_c = v_t if v_t < v_k else v_k
-            t_int = t_int + (v_out - v_c) ** 2 / (self._two_accel * v_out)
-        else:
-            t_int = v.int_ff_s
-        if mv.internal_length_m > 0:
-            if vmax >= mv.fast_vmax:
-                v.ideal_s += mv.ideal_a / sf
-            else:
-                v.ideal_s += mv.internal_length_m / min(mv.internal_speed_m_s * sf, mv.from_link.speed_m_s * sf, vmax)
-        v.group = None
-        if stats is not None:
-            delay = (now + t_int - v.seg_entry_s) - v.seg_ff_s
-            stats[1] += delay
-            if delay > stats[3]:
-                stats[3] = delay
-        v.leg += 1
-        if target is not None and t_int > 0.0:  # on the lane itself only once through the junction
-            entering = target.entering_at
-            while entering and entering[0][0] <= now:
-                entering.popleft()
-            entering.append((now + t_int, target.kinds.space[v.kind]))
-        self.enter_link(v, mv.to_link, now + t_int, target)
+        """The head vehicle crosses the stop line and drives through the junction onto ``target``'s link."""
+        self.leave_lane(lane, v, mv, now, into_slot=False)
+        self.cross(v, mv, now, target)
 
     def cross(self, v: Vehicle, mv: MoveState, now: float, lane: LaneServer | None) -> None:
         """The vehicle drives through the junction onto its next link."""

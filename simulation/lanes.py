@@ -154,7 +154,7 @@ class LaneServer:
         eids = env._eid
         new = object.__new__
         route_lanes = sim.route_lanes
-        take, leave_lane, discharge = self.take, sim.leave_lane, sim.discharger()
+        take, leave_lane, discharge = self.take, sim.leave_lane, sim.discharge
         while True:
             if not queue:
                 self.idle = env.event()

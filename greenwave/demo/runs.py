@@ -129,8 +129,7 @@ def run_fixed(scenario: Scenario, kind: str, seed: int, duration_s: float | None
     """The scenario's active plans, unchanged, for one seed (with ``actuated``: run coordinated-actuated)."""
     spec = actuated_spec(scenario, actuated) if actuated is not None else None
     sim = Simulation(scenario, seed, duration_s=duration_s, stage_control=spec).run()
-    return RunResult(kind, seed, _metrics(sim), delay_series(sim), final_plans=scenario.active_plan_set(),
-                     lane_groups=run_metrics(sim)["lane_groups"])
+    return _result(kind, seed, sim, final_plans=scenario.active_plan_set())
 
 
 def actuated_spec(scenario: Scenario, params: ActuatedParams,
@@ -186,8 +185,7 @@ def run_stage(scenario: Scenario, kind: str, seed: int, duration_s: float | None
     sets = stage_sets(list(scenario.active_plan_set().values()), dict(scenario.intersections))
     controller = factory(sets)
     sim = Simulation(scenario, seed, duration_s=duration_s, stage_control=StageControlSpec(controller, sets)).run()
-    return RunResult(kind, seed, _metrics(sim), delay_series(sim), final_plans=scenario.active_plan_set(),
-                     lane_groups=run_metrics(sim)["lane_groups"])
+    return _result(kind, seed, sim, final_plans=scenario.active_plan_set())
 
 
 def run_adaptive(scenario: Scenario, time_of_day: Sequence[TimeOfDayPlan], seed: int, params: AdaptiveParams,
@@ -207,12 +205,16 @@ def run_adaptive(scenario: Scenario, time_of_day: Sequence[TimeOfDayPlan], seed:
                      controller=audit, stage_control=spec).run()
     events = [{"time_s": e.time_s, "intersection": e.intersection, "event": e.event, "reason": e.reason}
               for e in ctl.events]
-    return RunResult(kind, seed, _metrics(sim), delay_series(sim), events, ctl.target_plans(),
-                     audit.checked, audit.problems, len(sim.plan_changes), run_metrics(sim)["lane_groups"])
+    return _result(kind, seed, sim, events=events, final_plans=ctl.target_plans(), plans_checked=audit.checked,
+                   unsafe=audit.problems, plan_changes=len(sim.plan_changes))
 
 
-def _metrics(sim: Simulation) -> dict[str, Any]:
-    return {**run_metrics(sim)["metrics"], **throughput(sim)}
+def _result(kind: str, seed: int, sim: Simulation, **fields: Any) -> RunResult:
+    """One run's result: the metrics of ``greenwave simulate --json`` with the throughput figures, and its lane
+    groups, from one pass over the finished run."""
+    figures = run_metrics(sim)
+    return RunResult(kind, seed, {**figures["metrics"], **throughput(sim)}, delay_series(sim),
+                     lane_groups=figures["lane_groups"], **fields)
 
 
 def throughput(sim: Simulation) -> dict[str, float]:

@@ -106,3 +106,10 @@ def test_without_a_design_demand_the_first_plan_comes_after_min_observed_s(cross
     assert ctl.decide(300.0, _interval(cross, 300.0, flows), states) == {}
     assert ctl.decide(600.0, _interval(cross, 600.0, flows), states) == {}
     assert set(ctl.decide(900.0, _interval(cross, 900.0, flows), states)) == {"C"}
+
+
+def test_a_movement_without_counts_keeps_its_estimate():
+    est = DemandEstimate(horizon_s=600.0)
+    est.update(300.0, {"a": 100.0, "b": 200.0}, {"a": 100.0, "b": 200.0})
+    est.update(300.0, {"a": 300.0}, {"a": 300.0})
+    assert est.veh_h == {"a": pytest.approx(200.0), "b": 200.0} and est.pcu_h["b"] == 200.0
